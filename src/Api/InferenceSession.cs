@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using NetOnnx.OnnxImport;
+using NetOnnx.Optimizer;
+using NetOnnx.Runtime;
+
+namespace NetOnnx;
+
+/// <summary>
+/// The entry point most users want: load an ONNX model from a file, bytes or a stream, optimise it at the
+/// level the options ask for, plan it, and run it with named inputs.
+/// </summary>
+/// <example>
+/// <code>
+/// using var session = new InferenceSession("model.onnx");
+/// var outputs = session.Run(new Dictionary&lt;string, Tensor&gt; { ["input"] = Tensor.Create(data, 1, 3, 224, 224) });
+/// </code>
+/// </example>
+public sealed class InferenceSession : IDisposable
+{
+    public Session Core { get; }
+    public Model Model => Core.Model;
+    public IReadOnlyList<ValueInfo> Inputs => Core.Inputs;
+    public IReadOnlyList<ValueInfo> Outputs => Core.Outputs;
+    public SessionOptions Options => Core.Options;
+    /// <summary>Milliseconds spent parsing, optimising and planning.</summary>
+    public LoadTimings LoadTimings { get; }
+    /// <summary>What each optimisation pass did.</summary>
+    public IReadOnlyList<PassReport> OptimizationReport { get; }
+
+    public InferenceSession(string modelPath, SessionOptions? options = null)
+        : this(Timed(() => OnnxModelLoader.Load(modelPath)), options) { }
+
+    public InferenceSession(byte[] model, SessionOptions? options = null)
+        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+
+    public InferenceSession(Stream model, SessionOptions? options = null)
+        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+
+    /// <summary>Builds a session over an IR model made in code (it is optimised in place).</summary>
+    public InferenceSession(Model model, SessionOptions? options = null) : this((model, 0.0), options) { }
+
+    private InferenceSession((Model Model, double ParseMs) loaded, SessionOptions? options)
+    {
+        options ??= new SessionOptions();
+        var sw = Stopwatch.StartNew();
+        OptimizationReport = PassManager.CreateDefault().Run(loaded.Model, options.OptimizationLevel, options.DisabledPasses);
+        double optimizeMs = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        Core = new Session(loaded.Model, options);
+        LoadTimings = new LoadTimings(loaded.ParseMs, optimizeMs, sw.Elapsed.TotalMilliseconds);
+    }
+
+    private static (Model, double) Timed(Func<Model> load)
+    {
+        var sw = Stopwatch.StartNew();
+        var m = load();
+        return (m, sw.Elapsed.TotalMilliseconds);
+    }
+
+    public Dictionary<string, object> Run(IReadOnlyDictionary<string, object> inputs, IReadOnlyCollection<string>? outputNames = null) =>
+        Core.Run(inputs, outputNames);
+
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Core.Run(inputs);
+
+    public void Dispose() => Core.Dispose();
+}
+
+public sealed record LoadTimings(double ParseMs, double OptimizeMs, double PlanMs)
+{
+    public double TotalMs => ParseMs + OptimizeMs + PlanMs;
+}

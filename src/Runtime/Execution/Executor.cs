@@ -1,0 +1,91 @@
+using System.Diagnostics;
+
+namespace NetOnnx.Runtime;
+
+/// <summary>State shared by a run and the subgraph runs inside it.</summary>
+internal sealed class RunState
+{
+    public required int Threads { get; init; }
+    public List<NodeTiming>? Timings { get; init; }
+    public required BufferPool Pool { get; init; }
+}
+
+/// <summary>The values of one execution of one plan; subgraph frames point at their parent for outer-scope reads.</summary>
+internal sealed class Frame
+{
+    public required ExecutionPlan Plan { get; init; }
+    public required object?[] Values { get; init; }
+    public Frame? Parent { get; init; }
+    public required RunState Run { get; init; }
+    public BufferPool Pool => Run.Pool;
+
+    public object? Lookup(string name)
+    {
+        for (var f = this; f is not null; f = f.Parent)
+            if (f.Plan.SlotOf.TryGetValue(name, out int s) && f.Values[s] is { } v) return v;
+        return null;
+    }
+}
+
+/// <summary>Runs a plan step by step, recycling each buffer after its value's last use.</summary>
+internal static class Executor
+{
+    public static object?[] Run(ExecutionPlan plan, IReadOnlyList<object?> inputs, Frame? parent, RunState run)
+    {
+        var values = new object?[plan.SlotNames.Length];
+        var frame = new Frame { Plan = plan, Values = values, Parent = parent, Run = run };
+        for (int i = 0; i < plan.Constants.Length; i++) values[i] = plan.Constants[i];
+        for (int i = 0; i < plan.OuterSlots.Length; i++)
+        {
+            values[plan.OuterSlots[i]] = parent?.Lookup(plan.OuterNames[i])
+                ?? throw new InferenceException($"subgraph '{plan.Graph.Name}' reads '{plan.OuterNames[i]}', which no enclosing graph has computed");
+        }
+        for (int i = 0; i < plan.InputSlots.Length && i < inputs.Count; i++)
+            if (inputs[i] is not null) values[plan.InputSlots[i]] = inputs[i];
+
+        var sw = run.Timings is null ? null : new Stopwatch();
+        foreach (var step in plan.Steps)
+        {
+            var ctx = new KernelContext(frame, step);
+            sw?.Restart();
+            try
+            {
+                step.Kernel.Compute(ctx);
+            }
+            catch (OnnxException) { throw; }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException
+                or IndexOutOfRangeException or InvalidCastException or OverflowException or ArithmeticException or NullReferenceException)
+            {
+                throw new InferenceException($"{step.Node.Describe()} failed: {e.Message}", step.Node.Name, e);
+            }
+            if (sw is not null)
+            {
+                sw.Stop();
+                lock (run.Timings!)
+                    run.Timings.Add(new NodeTiming(step.Node.Name, step.Node.OpType, step.KernelName, sw.Elapsed.TotalMilliseconds,
+                        OutputShape(values, step)));
+            }
+            for (int k = 0; k < step.Outputs.Length; k++)
+            {
+                int s = step.Outputs[k];
+                if (s >= 0 && values[s] is null)
+                    throw new InferenceException($"{step.Node.Describe()} did not produce its output {k} ('{plan.SlotNames[s]}')", step.Node.Name);
+            }
+            foreach (int s in step.ReleaseAfter)
+            {
+                run.Pool.Release(values[s]);
+                values[s] = null;
+            }
+        }
+
+        var outs = new object?[plan.OutputSlots.Length];
+        for (int i = 0; i < outs.Length; i++) outs[i] = values[plan.OutputSlots[i]];
+        return outs;
+    }
+
+    private static string OutputShape(object?[] values, PlanStep step) =>
+        step.Outputs.Length > 0 && step.Outputs[0] >= 0 && values[step.Outputs[0]] is Tensor t ? Kernels.ShapeMath.Format(t.Shape) : "";
+}
+
+/// <summary>Time one node took in one run.</summary>
+public sealed record NodeTiming(string NodeName, string OpType, string Kernel, double Milliseconds, string OutputShape);

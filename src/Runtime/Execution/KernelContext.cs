@@ -1,0 +1,75 @@
+namespace NetOnnx.Runtime;
+
+/// <summary>What a kernel sees during one run of its node: inputs, output allocation, threads, subgraph execution.</summary>
+public sealed class KernelContext
+{
+    private readonly Frame _frame;
+    private readonly PlanStep _step;
+
+    internal KernelContext(Frame frame, PlanStep step)
+    {
+        _frame = frame;
+        _step = step;
+    }
+
+    public Node Node => _step.Node;
+    public int InputCount => _step.Inputs.Length;
+    public int OutputCount => _step.Outputs.Length;
+    /// <summary>Threads this kernel may use.</summary>
+    public int Threads => _frame.Run.Threads;
+
+    public bool HasInput(int i) => i < _step.Inputs.Length && _step.Inputs[i] >= 0 && _frame.Values[_step.Inputs[i]] is not null;
+
+    /// <summary>The value of input i (tensor, sequence, optional), or null when omitted.</summary>
+    public object? InputValue(int i) => i < _step.Inputs.Length && _step.Inputs[i] >= 0 ? _frame.Values[_step.Inputs[i]] : null;
+
+    /// <summary>Input i as a tensor; fails with a message naming the node when it is missing or not a tensor.</summary>
+    public Tensor Input(int i) => InputValue(i) switch
+    {
+        Tensor t => t,
+        null => throw Error($"required input {i} is missing"),
+        var v => throw Error($"input {i} is a {v.GetType().Name}, expected a tensor"),
+    };
+
+    public Tensor? OptionalInput(int i) => InputValue(i) as Tensor;
+
+    /// <summary>Whether output i is consumed by anything (else a kernel may skip computing it).</summary>
+    public bool IsOutputRequested(int i) => i < _step.Outputs.Length && _step.Outputs[i] >= 0;
+
+    /// <summary>Allocates output i with zeroed contents.</summary>
+    public Tensor Output(int i, DataType type, int[] shape)
+    {
+        var t = OutputUninitialized(i, type, shape);
+        if (type != DataType.String) t.Bytes().Clear();
+        return t;
+    }
+
+    /// <summary>Allocates output i; its contents are garbage and the kernel must write every element.</summary>
+    public Tensor OutputUninitialized(int i, DataType type, int[] shape)
+    {
+        int n = Kernels.ShapeMath.Size(shape);
+        var t = new Tensor(type, shape, _frame.Pool.Rent(type, n));
+        SetOutput(i, t);
+        return t;
+    }
+
+    /// <summary>Sets output i to a value the kernel made (a view of an input, a sequence, an optional...).</summary>
+    public void SetOutput(int i, object value)
+    {
+        if (i >= _step.Outputs.Length) throw Error($"kernel produced output {i} but the node declares {_step.Outputs.Length}");
+        int slot = _step.Outputs[i];
+        if (slot < 0) return;
+        var old = _frame.Values[slot];
+        if (ReferenceEquals(old, value)) return;
+        if (old is not null) _frame.Pool.Release(old);
+        _frame.Pool.AddRef(value);
+        _frame.Values[slot] = value;
+    }
+
+    /// <summary>Runs a compiled subgraph with the given inputs; outer-scope names resolve through this run.</summary>
+    public object?[] RunSubgraph(ExecutionPlan plan, IReadOnlyList<object?> inputs) =>
+        Executor.Run(plan, inputs, _frame, _frame.Run);
+
+    /// <summary>An error naming this node, for invalid inputs found at run time.</summary>
+    public InferenceException Error(string problem) => new($"{Node.Describe()}: {problem}", Node.Name);
+}

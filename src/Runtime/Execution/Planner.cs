@@ -1,0 +1,180 @@
+namespace NetOnnx.Runtime;
+
+/// <summary>
+/// Compiles a graph into an <see cref="ExecutionPlan"/>: orders nodes, binds each to a kernel chosen by
+/// (domain, op, opset, element type), assigns value slots and computes each value's last use.
+/// </summary>
+public sealed class Planner
+{
+    private readonly Model _model;
+    private readonly SessionOptions _options;
+    private readonly KernelRegistry _registry;
+
+    public Planner(Model model, SessionOptions options)
+    {
+        _model = model;
+        _options = options;
+        _registry = options.Kernels ?? KernelRegistry.Default;
+    }
+
+    public ExecutionPlan Plan(Graph graph, Graph? enclosing = null) => PlanGraph(graph, isSubgraph: enclosing is not null, outerTypes: enclosing is null ? null : [enclosing]);
+
+    private ExecutionPlan PlanGraph(Graph graph, bool isSubgraph, List<Graph>? outerTypes)
+    {
+        var slotOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        var names = new List<string>();
+        int Slot(string n)
+        {
+            if (!slotOf.TryGetValue(n, out int s)) { s = names.Count; names.Add(n); slotOf[n] = s; }
+            return s;
+        }
+
+        foreach (var k in graph.Initializers.Keys) Slot(k);
+        var inputSlots = graph.Inputs.Select(i => Slot(i.Name)).ToArray();
+        var defined = new HashSet<string>(graph.Initializers.Keys, StringComparer.Ordinal);
+        foreach (var i in graph.Inputs) defined.Add(i.Name);
+
+        var outerNames = new List<string>();
+        if (isSubgraph)
+            foreach (var r in graph.OuterScopeReads()) { outerNames.Add(r); Slot(r); defined.Add(r); }
+
+        var order = TopologicalOrder(graph, defined);
+        var steps = new List<PlanStep>();
+        var implicitReads = new List<int[]>();
+        foreach (var node in order)
+        {
+            var inputs = node.Inputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
+            var outputs = node.Outputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
+            var kernel = CreateKernel(graph, node, outerTypes, out string kernelName);
+            steps.Add(new PlanStep { Node = node, Kernel = kernel, Inputs = inputs, Outputs = outputs, KernelName = kernelName });
+            var reads = new List<int>();
+            foreach (var g in graph.Subgraphs(node))
+                foreach (var r in g.OuterScopeReads())
+                    if (slotOf.TryGetValue(r, out int s)) reads.Add(s);
+            implicitReads.Add(reads.ToArray());
+        }
+
+        foreach (var o in graph.Outputs)
+            if (!slotOf.ContainsKey(o.Name))
+                throw new ModelLoadException($"graph output '{o.Name}' is produced by no node, input or initializer");
+        var outputSlots = graph.Outputs.Select(o => slotOf[o.Name]).ToArray();
+
+        // Last use of every node-produced slot; graph outputs live to the end.
+        var lastUse = new int[names.Count];
+        Array.Fill(lastUse, -1);
+        var producedBy = new int[names.Count];
+        Array.Fill(producedBy, -1);
+        for (int i = 0; i < steps.Count; i++)
+        {
+            foreach (int s in steps[i].Inputs) if (s >= 0) lastUse[s] = i;
+            foreach (int s in implicitReads[i]) lastUse[s] = i;
+            foreach (int s in steps[i].Outputs) if (s >= 0) { producedBy[s] = i; if (lastUse[s] < i) lastUse[s] = i; }
+        }
+        var keep = new HashSet<int>(outputSlots);
+        var release = new List<int>[steps.Count];
+        for (int i = 0; i < steps.Count; i++) release[i] = [];
+        for (int s = 0; s < names.Count; s++)
+            if (producedBy[s] >= 0 && !keep.Contains(s)) release[lastUse[s]].Add(s);
+        for (int i = 0; i < steps.Count; i++) steps[i].ReleaseAfter = release[i].ToArray();
+
+        var constants = new Tensor?[names.Count];
+        foreach (var (k, v) in graph.Initializers) constants[slotOf[k]] = v;
+
+        var plan = new ExecutionPlan
+        {
+            Graph = graph,
+            SlotNames = names.ToArray(),
+            SlotOf = slotOf,
+            Constants = constants,
+            InputSlots = inputSlots,
+            OutputSlots = outputSlots,
+            Steps = steps.ToArray(),
+            OuterNames = outerNames.ToArray(),
+            OuterSlots = outerNames.Select(n => slotOf[n]).ToArray(),
+        };
+        MemoryPlanner.Estimate(plan);
+        return plan;
+    }
+
+    /// <summary>Nodes in an order where every input is computed first; reports inputs nothing produces.</summary>
+    private static List<Node> TopologicalOrder(Graph graph, HashSet<string> available)
+    {
+        var have = new HashSet<string>(available, StringComparer.Ordinal);
+        var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in graph.Nodes)
+            foreach (var o in n.Outputs)
+                if (o.Length > 0 && !producer.TryAdd(o, n))
+                    throw ModelLoadException.ForNode(n, $"output '{o}' is also produced by {producer[o].Describe()}");
+
+        var order = new List<Node>(graph.Nodes.Count);
+        var pending = new List<Node>(graph.Nodes);
+        while (pending.Count > 0)
+        {
+            var next = new List<Node>();
+            foreach (var n in pending)
+            {
+                bool ready = n.Inputs.All(i => i.Length == 0 || have.Contains(i))
+                    && graph.Subgraphs(n).All(g => g.OuterScopeReads().All(r => have.Contains(r) || !producer.ContainsKey(r)));
+                if (ready)
+                {
+                    order.Add(n);
+                    foreach (var o in n.Outputs) if (o.Length > 0) have.Add(o);
+                }
+                else next.Add(n);
+            }
+            if (next.Count == pending.Count)
+            {
+                var n = next[0];
+                var missing = n.Inputs.FirstOrDefault(i => i.Length > 0 && !have.Contains(i) && !producer.ContainsKey(i));
+                if (missing is not null)
+                    throw ModelLoadException.ForNode(n, $"input '{missing}' is not produced by any node, graph input or initializer");
+                throw ModelLoadException.ForNode(n, "is part of a cycle: its inputs depend on its own outputs");
+            }
+            pending = next;
+        }
+        return order;
+    }
+
+    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName)
+    {
+        int opset = (int)Math.Min(int.MaxValue, _model.OpsetFor(node.Domain));
+        if (opset == 0)
+        {
+            // ai.onnx.ml and friends are often used without being imported; ONNX Runtime tolerates that too.
+            if (node.Domain.Length == 0) throw ModelLoadException.ForNode(node, "the model imports no ai.onnx opset");
+            opset = 1;
+        }
+        OnnxType? TypeOf(string n)
+        {
+            if (n.Length == 0) return null;
+            var t = graph.TypeOf(n);
+            if (t is not null) return t;
+            if (outer is not null) foreach (var g in outer) if ((t = g.TypeOf(n)) is not null) return t;
+            return null;
+        }
+        var inTypes = node.Inputs.Select(TypeOf).ToArray();
+        var outTypes = node.Outputs.Select(TypeOf).ToArray();
+
+        // The element type the registration constrains: input 0 by default.
+        DataType? TypeAt(int i) => i < inTypes.Length && inTypes[i] is TensorType tt ? tt.ElementType : null;
+        var reg = _registry.Find(node.Domain, node.OpType, opset, null, out string why);
+        if (reg is not null && reg.Types.Length > 0)
+            reg = _registry.Find(node.Domain, node.OpType, opset, TypeAt(reg.TypeInput), out why);
+        if (reg is null) throw ModelLoadException.ForNode(node, why);
+
+        var info = new KernelInfo(node, opset, inTypes, outTypes,
+            name => graph.Initializers.GetValueOrDefault(name),
+            sub => PlanGraph(sub, isSubgraph: true, outerTypes: [graph, .. outer ?? []]),
+            _options);
+        kernelName = reg.Source;
+        try
+        {
+            return reg.Factory(info);
+        }
+        catch (OnnxException) { throw; }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException or InvalidCastException)
+        {
+            throw ModelLoadException.ForNode(node, e.Message, e);
+        }
+    }
+}

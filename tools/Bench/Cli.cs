@@ -1,0 +1,95 @@
+using System.Globalization;
+using NetOnnx.Runtime;
+
+namespace NetOnnx.Tools;
+
+public sealed class CliUsageException(string message) : Exception(message);
+
+/// <summary>Dispatches verbs; kept apart from Program so tests can call it.</summary>
+public static class Cli
+{
+    public const string Usage = """
+        usage: bench <verb> [options]
+          bench [MODEL] [--threads N] [--iterations K] [--warmup W] [--format table|json] [--level none|basic|extended|all]
+              latency summary; with no MODEL a small built-in model is benchmarked
+          run MODEL [--input name=file.pb ...] [--input-dir DIR] [--output-dir DIR] [--threads N]
+              run a model on test_data_set-style inputs, write output_K.pb
+          inspect MODEL
+              inputs, outputs, opsets, op histogram, parameters
+          conformance DIR [--filter TEXT] [--threads N]
+              run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
+        """;
+
+    public static int Execute(string[] args, TextWriter output)
+    {
+        if (args.Length == 0) return BenchCommand.Run([], output);
+        string verb = args[0];
+        var rest = args[1..];
+        return verb switch
+        {
+            "bench" => BenchCommand.Run(rest, output),
+            "run" => RunCommand.Run(rest, output),
+            "inspect" => InspectCommand.Run(rest, output),
+            "conformance" => ConformanceCommand.Run(rest, output),
+            "help" or "--help" or "-h" => Help(output),
+            _ when verb.StartsWith('-') || File.Exists(verb) => BenchCommand.Run(args, output),
+            _ => throw new CliUsageException($"unknown verb '{verb}'"),
+        };
+    }
+
+    private static int Help(TextWriter o) { o.WriteLine(Usage); return 0; }
+}
+
+/// <summary>A small option parser: positional arguments and --name value pairs (repeatable).</summary>
+public sealed class CliArgs
+{
+    public List<string> Positional { get; } = [];
+    private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
+
+    public CliArgs(string[] args, params string[] flags)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (!a.StartsWith("--")) { Positional.Add(a); continue; }
+            string key = a[2..], value;
+            int eq = key.IndexOf('=');
+            if (eq >= 0 && !key.StartsWith("input")) { value = key[(eq + 1)..]; key = key[..eq]; }
+            else if (flags.Contains(key)) value = "true";
+            else
+            {
+                if (i + 1 >= args.Length) throw new CliUsageException($"option --{key} needs a value");
+                value = args[++i];
+            }
+            if (!_options.TryGetValue(key, out var list)) _options[key] = list = [];
+            list.Add(value);
+        }
+    }
+
+    public string? Get(string key) => _options.TryGetValue(key, out var l) ? l[^1] : null;
+    public IReadOnlyList<string> GetAll(string key) => _options.TryGetValue(key, out var l) ? l : [];
+    public bool Has(string key) => _options.ContainsKey(key);
+
+    public int GetInt(string key, int def)
+    {
+        var v = Get(key);
+        if (v is null) return def;
+        return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) && r >= 0
+            ? r : throw new CliUsageException($"--{key} expects a non-negative integer, got '{v}'");
+    }
+
+    public void RejectUnknown(params string[] known)
+    {
+        foreach (var k in _options.Keys)
+            if (!known.Contains(k)) throw new CliUsageException($"unknown option --{k}");
+    }
+
+    public static OptimizationLevel ParseLevel(string? s) => s?.ToLowerInvariant() switch
+    {
+        null or "all" => OptimizationLevel.All,
+        "none" => OptimizationLevel.None,
+        "basic" => OptimizationLevel.Basic,
+        "extended" => OptimizationLevel.Extended,
+        _ => throw new CliUsageException($"unknown optimisation level '{s}' (none, basic, extended, all)"),
+    };
+}
