@@ -13,9 +13,10 @@ public static class ConformanceCommand
         if (a.Positional.Count != 1) throw new CliUsageException("conformance needs exactly one DIR");
         var root = a.Positional[0];
         if (!Directory.Exists(root)) throw new OnnxException($"test folder '{root}' does not exist");
-        string? filter = a.Get("filter");
+        // --filter takes comma-separated substrings; a test runs when its folder name contains any of them.
+        var filters = a.Get("filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
         var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 1) };
-        var tests = ConformanceRunner.Discover(root).Where(t => filter is null || Path.GetFileName(t.Dir).Contains(filter, StringComparison.Ordinal)).ToList();
+        var tests = ConformanceRunner.Discover(root).Where(t => filters is null || filters.Any(f => Path.GetFileName(t.Dir).Contains(f, StringComparison.Ordinal))).ToList();
         var outcomes = new List<TestOutcome>();
         foreach (var (suite, dir) in tests)
         {
