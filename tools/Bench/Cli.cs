@@ -20,6 +20,32 @@ public static class Cli
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
         """;
 
+    /// <summary>Runs a command line; every failure becomes a one-line message on <paramref name="error"/> and a non-zero exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            return Execute(args, output);
+        }
+        catch (OnnxException e)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return 1;
+        }
+        catch (CliUsageException e)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)} (run 'bench help' for usage)");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return 1;
+        }
+    }
+
+    private static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ');
+
     public static int Execute(string[] args, TextWriter output)
     {
         if (args.Length == 0) return BenchCommand.Run([], output);

@@ -66,10 +66,11 @@ public static class ShapeMath
         return o;
     }
 
-    public static int[] Broadcast(params int[][] shapes)
+    /// <summary>Broadcast of any number of shapes (Where, Sum, Max...).</summary>
+    public static int[] BroadcastAll(params int[][] shapes)
     {
         int[] o = shapes[0];
-        for (int i = 1; i < shapes.Length; i++) o = Broadcast(o, shapes[i]);
+        for (int i = 1; i < shapes.Length; i++) o = Broadcast((ReadOnlySpan<int>)o, shapes[i]);
         return o;
     }
 
