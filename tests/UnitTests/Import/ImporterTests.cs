@@ -151,3 +151,23 @@ public class ImporterTests
         Assert.Equal(new[] { 3f, 4f }, r["y"].ToArray<float>());
     }
 }
+
+public class WriterTests
+{
+    [Fact]
+    public void ModelsRoundTripThroughTheWriter()
+    {
+        var zoo = Path.Combine(TestModels.SharedRoot, "zoo", "mnist_cnn", "model.onnx");
+        var original = File.Exists(zoo) ? OnnxModelLoader.Load(zoo) : OnnxModelLoader.Load(TestModels.IdentityModel());
+        var again = OnnxModelLoader.Load(OnnxModelWriter.ToBytes(original));
+        Assert.Equal(original.Opsets, again.Opsets);
+        Assert.Equal(original.Graph.Nodes.Select(n => n.ToString()), again.Graph.Nodes.Select(n => n.ToString()));
+        Assert.Equal(original.Graph.Initializers.Keys.Order(), again.Graph.Initializers.Keys.Order());
+        foreach (var (k, t) in original.Graph.Initializers)
+        {
+            Assert.Equal(t.Shape, again.Graph.Initializers[k].Shape);
+            Assert.True(t.Bytes().SequenceEqual(again.Graph.Initializers[k].Bytes()), k);
+        }
+        Assert.Equal(original.Graph.Inputs.Select(i => i.Type), again.Graph.Inputs.Select(i => i.Type));
+    }
+}

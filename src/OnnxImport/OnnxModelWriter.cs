@@ -1,0 +1,117 @@
+using Google.Protobuf;
+using NetOnnx.OnnxImport.Proto;
+using NetOnnx.Runtime;
+
+namespace NetOnnx.OnnxImport;
+
+/// <summary>Writes the IR back out as an ONNX ModelProto (e.g. after optimisation), with weights inline.</summary>
+public static class OnnxModelWriter
+{
+    public static void Save(Model model, string path) => File.WriteAllBytes(path, ToBytes(model));
+
+    public static byte[] ToBytes(Model model) => ToProto(model).ToByteArray();
+
+    public static ModelProto ToProto(Model model)
+    {
+        var p = new ModelProto
+        {
+            IrVersion = model.IrVersion,
+            ProducerName = model.ProducerName,
+            ProducerVersion = model.ProducerVersion,
+            Domain = model.Domain,
+            ModelVersion = model.ModelVersion,
+            DocString = model.DocString,
+            Graph = ToProto(model.Graph),
+        };
+        foreach (var (domain, version) in model.Opsets)
+            p.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+        foreach (var (k, v) in model.Metadata) p.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
+        return p;
+    }
+
+    public static GraphProto ToProto(Graph g)
+    {
+        var p = new GraphProto { Name = g.Name };
+        if (g.DocString is not null) p.DocString = g.DocString;
+        foreach (var i in g.Inputs) p.Input.Add(ToProto(i.Name, i.Type));
+        foreach (var o in g.Outputs) p.Output.Add(ToProto(o.Name, o.Type));
+        foreach (var (name, t) in g.Initializers) p.Initializer.Add(TensorCodec.ToProto(t, name));
+        foreach (var (name, t) in g.ValueTypes) p.ValueInfo.Add(ToProto(name, t));
+        foreach (var n in g.Nodes) p.Node.Add(ToProto(n));
+        return p;
+    }
+
+    private static NodeProto ToProto(Node n)
+    {
+        var p = new NodeProto { OpType = n.OpType, Name = n.Name, Domain = n.Domain };
+        p.Input.AddRange(n.Inputs);
+        p.Output.AddRange(n.Outputs);
+        foreach (var a in n.Attributes.Values) p.Attribute.Add(ToProto(a));
+        return p;
+    }
+
+    private static AttributeProto ToProto(NodeAttribute a)
+    {
+        var p = new AttributeProto { Name = a.Name, Type = (AttributeProto.Types.AttributeType)(int)a.Kind };
+        if (a.RefAttrName is not null) p.RefAttrName = a.RefAttrName;
+        switch (a.Kind)
+        {
+            case AttributeKind.Float: p.F = a.Float; break;
+            case AttributeKind.Int: p.I = a.Int; break;
+            case AttributeKind.String: p.S = ByteString.CopyFrom(a.Bytes ?? []); break;
+            case AttributeKind.Tensor or AttributeKind.SparseTensor:
+                p.Type = AttributeProto.Types.AttributeType.Tensor;
+                p.T = TensorCodec.ToProto(a.Tensor!);
+                break;
+            case AttributeKind.Graph: p.G = ToProto(a.Graph!); break;
+            case AttributeKind.Floats: p.Floats.AddRange(a.Floats ?? []); break;
+            case AttributeKind.Ints: p.Ints.AddRange(a.Ints ?? []); break;
+            case AttributeKind.Strings: p.Strings.AddRange((a.ByteStrings ?? []).Select(ByteString.CopyFrom)); break;
+            case AttributeKind.Tensors: p.Tensors.AddRange((a.Tensors ?? []).Select(t => TensorCodec.ToProto(t))); break;
+            case AttributeKind.Graphs: p.Graphs.AddRange((a.Graphs ?? []).Select(ToProto)); break;
+            case AttributeKind.TypeProto: if (a.TypeValue is not null) p.Tp = ToProto(a.TypeValue); break;
+            case AttributeKind.TypeProtos: p.TypeProtos.AddRange((a.TypeValues ?? []).Select(ToProto)); break;
+        }
+        return p;
+    }
+
+    private static ValueInfoProto ToProto(string name, OnnxType? t)
+    {
+        var p = new ValueInfoProto { Name = name };
+        if (t is not null) p.Type = ToProto(t);
+        return p;
+    }
+
+    public static TypeProto ToProto(OnnxType t)
+    {
+        switch (t)
+        {
+            case TensorType tt:
+                return new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)tt.ElementType, Shape = ShapeProto(tt.Shape) } };
+            case SparseTensorType st:
+                return new TypeProto { SparseTensorType = new TypeProto.Types.SparseTensor { ElemType = (int)st.ElementType, Shape = ShapeProto(st.Shape) } };
+            case SequenceType sq:
+                return new TypeProto { SequenceType = new TypeProto.Types.Sequence { ElemType = sq.ElementType is null ? null : ToProto(sq.ElementType) } };
+            case OptionalType ot:
+                return new TypeProto { OptionalType = new TypeProto.Types.Optional { ElemType = ot.ElementType is null ? null : ToProto(ot.ElementType) } };
+            case MapType mt:
+                return new TypeProto { MapType = new TypeProto.Types.Map { KeyType = (int)mt.KeyType, ValueType = mt.ValueType is null ? null : ToProto(mt.ValueType) } };
+            default:
+                return new TypeProto();
+        }
+    }
+
+    private static TensorShapeProto? ShapeProto(Dim[]? dims)
+    {
+        if (dims is null) return null;
+        var s = new TensorShapeProto();
+        foreach (var d in dims)
+        {
+            var dp = new TensorShapeProto.Types.Dimension();
+            if (d.IsKnown) dp.DimValue = d.Value;
+            else if (d.Symbol is not null) dp.DimParam = d.Symbol;
+            s.Dim.Add(dp);
+        }
+        return s;
+    }
+}
