@@ -16,6 +16,15 @@ public class BackendConformanceTests
 
     public static HashSet<string> ExpectedPass { get; } = LoadExpected();
 
+    /// <summary>Newly passing tests are also collected here, because test output of passing tests is not shown.</summary>
+    public static readonly string NewlyPassingFile = Path.Combine(AppContext.BaseDirectory, "newly-passing.txt");
+    private static readonly object s_fileLock = new();
+
+    static BackendConformanceTests()
+    {
+        try { File.Delete(NewlyPassingFile); } catch (IOException) { }
+    }
+
     private static HashSet<string> LoadExpected()
     {
         var file = Path.Combine(AppContext.BaseDirectory, "Conformance", "expected-pass.txt");
@@ -52,6 +61,7 @@ public class BackendConformanceTests
         if (outcome.Passed)
         {
             TestContext.Current.TestOutputHelper?.WriteLine($"NEWLY PASSING: {test} (add it to tests/Conformance/expected-pass.txt)");
+            lock (s_fileLock) File.AppendAllText(NewlyPassingFile, test + "\n");
             return;
         }
         Assert.Skip($"known failure: {outcome.Detail}");
