@@ -34,6 +34,28 @@ public static class IntegerGemm
     }
 
     /// <summary>
+    /// <see cref="Multiply"/> over arrays with offsets, splitting the rows of A across up to
+    /// <paramref name="threads"/> threads when the product is large enough to pay for it.
+    /// </summary>
+    public static void Multiply(int[] a, int aOffset, int[] b, int bOffset, int[] c, int cOffset, int m, int k, int n, int threads)
+    {
+        long work = (long)m * k * n;
+        int parts = (int)Math.Min(Math.Min(threads, m), Math.Max(1, work / (1 << 20)));
+        if (parts <= 1)
+        {
+            Multiply(a.AsSpan(aOffset, m * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset, m * n), m, k, n);
+            return;
+        }
+        int per = (m + parts - 1) / parts;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
+        {
+            int r0 = p * per, rows = Math.Min(per, m - r0);
+            if (rows > 0)
+                Multiply(a.AsSpan(aOffset + r0 * k, rows * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset + r0 * n, rows * n), rows, k, n);
+        });
+    }
+
+    /// <summary>
     /// Unfolds one image [C, spatial...] into columns [C * prod(kernel), prod(outSpatial)] for convolution,
     /// with padding filled by <paramref name="padValue"/> (0 after zero-point subtraction).
     /// </summary>

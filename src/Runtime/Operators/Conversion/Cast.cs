@@ -33,7 +33,7 @@ internal static class CastAttributes
         var y = ctx.OutputUninitialized(0, to, x.Shape);
         try
         {
-            ElementConverter.Convert(x, y, saturate, rounding);
+            ElementConverter.Convert(x, y, saturate, rounding, ctx.Threads);
         }
         catch (FormatException e) { throw ctx.Error(e.Message); }
         catch (NotSupportedException e) { throw ctx.Error(e.Message); }

@@ -14,7 +14,10 @@ public static class ElementConverter
 {
     private const int Chunk = 512;
 
-    public static void Convert(Tensor src, Tensor dst, bool saturate = true, E8M0Rounding rounding = E8M0Rounding.Up)
+    /// <summary>Below this many elements a conversion runs on the calling thread only.</summary>
+    private const int ParallelThreshold = 1 << 17;
+
+    public static void Convert(Tensor src, Tensor dst, bool saturate = true, E8M0Rounding rounding = E8M0Rounding.Up, int threads = 1)
     {
         var s = src.ElementType;
         var d = dst.ElementType;
@@ -28,15 +31,32 @@ public static class ElementConverter
         }
         if (d == DataType.String) { ToStrings(src, dst.Span<string>()); return; }
         if (s == DataType.String) { FromStrings(src.ReadOnlySpan<string>(), dst, saturate, rounding); return; }
-        if (TryDirect(src, dst)) return;
-
         int n = src.Length;
-        if (IsIntLike(s) && IsIntLike(d))
+        if (threads > 1 && n >= ParallelThreshold)
+        {
+            // Element-wise, so independent contiguous ranges; ranges are Chunk-aligned.
+            int parts = Math.Min(threads, n / (ParallelThreshold / 2));
+            int per = (n / parts + Chunk - 1) / Chunk * Chunk;
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
+            {
+                int start = p * per;
+                if (start < n) ConvertRange(src, dst, start, Math.Min(per, n - start), saturate, rounding);
+            });
+            return;
+        }
+        ConvertRange(src, dst, 0, n, saturate, rounding);
+    }
+
+    private static void ConvertRange(Tensor src, Tensor dst, int offset, int count, bool saturate, E8M0Rounding rounding)
+    {
+        if (TryDirect(src, dst, offset, count)) return;
+        int end = offset + count;
+        if (IsIntLike(src.ElementType) && IsIntLike(dst.ElementType))
         {
             Span<long> buf = stackalloc long[Chunk];
-            for (int start = 0; start < n; start += Chunk)
+            for (int start = offset; start < end; start += Chunk)
             {
-                int len = Math.Min(Chunk, n - start);
+                int len = Math.Min(Chunk, end - start);
                 ReadLong(src, start, buf[..len]);
                 WriteLong(dst, start, buf[..len]);
             }
@@ -44,9 +64,9 @@ public static class ElementConverter
         else
         {
             Span<double> buf = stackalloc double[Chunk];
-            for (int start = 0; start < n; start += Chunk)
+            for (int start = offset; start < end; start += Chunk)
             {
-                int len = Math.Min(Chunk, n - start);
+                int len = Math.Min(Chunk, end - start);
                 ReadDouble(src, start, buf[..len]);
                 WriteDouble(dst, start, buf[..len], saturate, rounding);
             }
@@ -67,41 +87,41 @@ public static class ElementConverter
 
     // ---- direct generic path for primitive numeric pairs ----
 
-    private static bool TryDirect(Tensor src, Tensor dst) => src.ElementType switch
+    private static bool TryDirect(Tensor src, Tensor dst, int o, int n) => src.ElementType switch
     {
-        DataType.Float => From<float>(src, dst),
-        DataType.Double => From<double>(src, dst),
-        DataType.Float16 => From<Half>(src, dst),
-        DataType.Int8 => From<sbyte>(src, dst),
-        DataType.Int16 => From<short>(src, dst),
-        DataType.Int32 => From<int>(src, dst),
-        DataType.Int64 => From<long>(src, dst),
-        DataType.UInt8 => From<byte>(src, dst),
-        DataType.UInt16 => From<ushort>(src, dst),
-        DataType.UInt32 => From<uint>(src, dst),
-        DataType.UInt64 => From<ulong>(src, dst),
+        DataType.Float => From<float>(src, dst, o, n),
+        DataType.Double => From<double>(src, dst, o, n),
+        DataType.Float16 => From<Half>(src, dst, o, n),
+        DataType.Int8 => From<sbyte>(src, dst, o, n),
+        DataType.Int16 => From<short>(src, dst, o, n),
+        DataType.Int32 => From<int>(src, dst, o, n),
+        DataType.Int64 => From<long>(src, dst, o, n),
+        DataType.UInt8 => From<byte>(src, dst, o, n),
+        DataType.UInt16 => From<ushort>(src, dst, o, n),
+        DataType.UInt32 => From<uint>(src, dst, o, n),
+        DataType.UInt64 => From<ulong>(src, dst, o, n),
         _ => false,
     };
 
-    private static bool From<TS>(Tensor src, Tensor dst) where TS : unmanaged, INumberBase<TS>
+    private static bool From<TS>(Tensor src, Tensor dst, int o, int n) where TS : unmanaged, INumberBase<TS>
     {
-        var s = src.ReadOnlySpan<TS>();
+        var s = src.ReadOnlySpan<TS>().Slice(o, n);
         switch (dst.ElementType)
         {
-            case DataType.Float: Run(s, dst.Span<float>()); return true;
-            case DataType.Double: Run(s, dst.Span<double>()); return true;
-            case DataType.Float16: Run(s, dst.Span<Half>()); return true;
-            case DataType.Int8: Run(s, dst.Span<sbyte>()); return true;
-            case DataType.Int16: Run(s, dst.Span<short>()); return true;
-            case DataType.Int32: Run(s, dst.Span<int>()); return true;
-            case DataType.Int64: Run(s, dst.Span<long>()); return true;
-            case DataType.UInt8: Run(s, dst.Span<byte>()); return true;
-            case DataType.UInt16: Run(s, dst.Span<ushort>()); return true;
-            case DataType.UInt32: Run(s, dst.Span<uint>()); return true;
-            case DataType.UInt64: Run(s, dst.Span<ulong>()); return true;
+            case DataType.Float: Run(s, dst.Span<float>().Slice(o, n)); return true;
+            case DataType.Double: Run(s, dst.Span<double>().Slice(o, n)); return true;
+            case DataType.Float16: Run(s, dst.Span<Half>().Slice(o, n)); return true;
+            case DataType.Int8: Run(s, dst.Span<sbyte>().Slice(o, n)); return true;
+            case DataType.Int16: Run(s, dst.Span<short>().Slice(o, n)); return true;
+            case DataType.Int32: Run(s, dst.Span<int>().Slice(o, n)); return true;
+            case DataType.Int64: Run(s, dst.Span<long>().Slice(o, n)); return true;
+            case DataType.UInt8: Run(s, dst.Span<byte>().Slice(o, n)); return true;
+            case DataType.UInt16: Run(s, dst.Span<ushort>().Slice(o, n)); return true;
+            case DataType.UInt32: Run(s, dst.Span<uint>().Slice(o, n)); return true;
+            case DataType.UInt64: Run(s, dst.Span<ulong>().Slice(o, n)); return true;
             case DataType.Bool:
             {
-                var d = dst.Span<bool>();
+                var d = dst.Span<bool>().Slice(o, n);
                 for (int i = 0; i < s.Length; i++) d[i] = !TS.IsZero(s[i]);
                 return true;
             }

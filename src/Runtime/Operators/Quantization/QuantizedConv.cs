@@ -97,8 +97,7 @@ internal sealed class IntegerConv
                 {
                     var img = xv.AsSpan((b * c + g * cg) * inSize, cg * inSize);
                     IntegerGemm.Im2Col(img, cg, inShape, kernel, outShape, strides, dil, padsBegin, cols);
-                    IntegerGemm.Multiply(wv.AsSpan(g * mg * kk, mg * kk), cols.AsSpan(0, kk * outSize),
-                        acc.AsSpan((b * mOut + g * mg) * outSize, mg * outSize), mg, kk, outSize);
+                    IntegerGemm.Multiply(wv, g * mg * kk, cols, 0, acc, (b * mOut + g * mg) * outSize, mg, kk, outSize, ctx.Threads);
                 }
         }
         finally { ArrayPool<int>.Shared.Return(cols); }

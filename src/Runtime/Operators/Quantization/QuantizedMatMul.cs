@@ -61,7 +61,7 @@ internal static class IntegerMatMul
                     int z = zb.Length == 1 ? zb[0] : zb.Length == n ? zb[c] : zb[ib * n + c];
                     bw[r * n + c] = bv[(ib * k + r) * n + c] - z;
                 }
-            IntegerGemm.Multiply(aw, bw, acc.AsSpan(bi * m * n, m * n), m, k, n);
+            IntegerGemm.Multiply(aw, 0, bw, 0, acc, bi * m * n, m, k, n, ctx.Threads);
         }
         return new Result(acc, outShape.ToArray(), m, n, batches, idxA, idxB);
     }
@@ -153,18 +153,23 @@ public sealed class QLinearMatMul : OpKernel
         // The multiplier is formed in the scales' precision (as the reference does), then applied in double.
         DataType prec = aScale.ElementType;
         var y = ctx.OutputUninitialized(0, outType, r.Shape);
+        var mults = new double[n];
         for (int bi = 0; bi < r.Batches; bi++)
             for (int i = 0; i < m; i++)
             {
                 float fa = sa.Length == 1 ? sa[0] : sa[i], fy = sy.Length == 1 ? sy[0] : sy[i];
                 int z = zy.Length == 1 ? zy[0] : zy[i];
-                for (int j = 0; j < n; j++)
+                for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb.Length == 1 ? sb[0] : sb[j], fy, prec);
+                int row = (bi * m + i) * n;
+                if (outType == DataType.UInt8)
                 {
-                    float fb = sb.Length == 1 ? sb[0] : sb[j];
-                    double mult = Requant.Multiplier(fa, fb, fy, prec);
-                    int idx = (bi * m + i) * n + j;
-                    int q = Requant.Apply(r.Acc[idx], mult, z, range.Min, range.Max);
-                    if (outType == DataType.UInt8) y.Span<byte>()[idx] = (byte)q; else y.Span<sbyte>()[idx] = (sbyte)q;
+                    var yr = y.Span<byte>().Slice(row, n);
+                    for (int j = 0; j < n; j++) yr[j] = (byte)Requant.Apply(r.Acc[row + j], mults[j], z, range.Min, range.Max);
+                }
+                else
+                {
+                    var yr = y.Span<sbyte>().Slice(row, n);
+                    for (int j = 0; j < n; j++) yr[j] = (sbyte)Requant.Apply(r.Acc[row + j], mults[j], z, range.Min, range.Max);
                 }
             }
     }
