@@ -50,7 +50,16 @@ public static class ShapeRules
         switch (op)
         {
             case "Cast" when x is not null:
-                outs[0] = new TensorType((DataType)node.GetInt("to", 1), x.Shape);
+            {
+                // Opset 1 names the target type as a string ("FLOAT"); later opsets use the enum value.
+                var to = node.Attributes.TryGetValue("to", out var a) && a.Kind == AttributeKind.String
+                    ? Enum.GetValues<DataType>().FirstOrDefault(t => t != DataType.Undefined && string.Equals(t.OnnxName(), a.String, StringComparison.OrdinalIgnoreCase))
+                    : (DataType)node.GetInt("to", 1);
+                if (to != DataType.Undefined && Enum.IsDefined(to)) outs[0] = new TensorType(to, x.Shape);
+                break;
+            }
+            case "CastLike" when x is not null && In(1) is { } like:
+                outs[0] = new TensorType(like.ElementType, x.Shape);
                 break;
             case "Constant" when node.GetTensor("value") is { } v:
                 outs[0] = FromShape(v.ElementType, v.Shape);

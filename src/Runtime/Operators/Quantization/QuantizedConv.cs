@@ -1,0 +1,203 @@
+using System.Buffers;
+using NetOnnx.Kernels;
+using NetOnnx.Kernels.Quantization;
+
+namespace NetOnnx.Runtime.Operators.Quantization;
+
+/// <summary>
+/// Integer N-d convolution (im2col + int32 GEMM per image and group) shared by ConvInteger and QLinearConv.
+/// Attributes: auto_pad, dilations, group, kernel_shape, pads, strides, as for Conv.
+/// </summary>
+internal sealed class IntegerConv
+{
+    private readonly string _autoPad;
+    private readonly long[]? _dilations, _kernelShape, _pads, _strides;
+    private readonly int _group;
+
+    public IntegerConv(KernelInfo info)
+    {
+        _autoPad = info.GetString("auto_pad", "NOTSET");
+        if (_autoPad is not ("NOTSET" or "SAME_UPPER" or "SAME_LOWER" or "VALID"))
+            throw info.Error($"auto_pad '{_autoPad}' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+        _dilations = info.GetInts("dilations");
+        _kernelShape = info.GetInts("kernel_shape");
+        _pads = info.GetInts("pads");
+        _strides = info.GetInts("strides");
+        _group = (int)info.GetInt("group", 1);
+        if (_group < 1) throw info.Error($"group {_group} must be positive");
+    }
+
+    public sealed record Result(int[] Acc, int[] Shape, int OutChannels, int OutSize);
+
+    /// <param name="xZp">Scalar zero point of x.</param>
+    /// <param name="wZp">Zero point of w: one value or one per output channel.</param>
+    public Result Run(KernelContext ctx, Tensor x, Tensor w, int xZp, int[] wZp)
+    {
+        if (x.Rank < 3) throw ctx.Error($"input must have rank >= 3 (N, C, spatial...), got {ShapeMath.Format(x.Shape)}");
+        if (w.Rank != x.Rank) throw ctx.Error($"weight rank {w.Rank} differs from input rank {x.Rank}");
+        int nd = x.Rank - 2;
+        int batch = x.Shape[0], c = x.Shape[1], mOut = w.Shape[0], cg = w.Shape[1];
+        if (c != cg * _group) throw ctx.Error($"input has {c} channels, weight expects {cg} x group {_group}");
+        if (mOut % _group != 0) throw ctx.Error($"{mOut} output channels do not divide into {_group} groups");
+        if (wZp.Length != 1 && wZp.Length != mOut) throw ctx.Error($"w_zero_point has {wZp.Length} elements; expected 1 or {mOut}");
+        var kernel = new int[nd];
+        for (int d = 0; d < nd; d++)
+        {
+            kernel[d] = w.Shape[2 + d];
+            if (_kernelShape is not null && (_kernelShape.Length != nd || _kernelShape[d] != kernel[d]))
+                throw ctx.Error($"kernel_shape [{string.Join(",", _kernelShape)}] does not match weight {ShapeMath.Format(w.Shape)}");
+        }
+        int[] strides = Fill(_strides, nd, 1, "strides", ctx);
+        int[] dil = Fill(_dilations, nd, 1, "dilations", ctx);
+        var inShape = x.Shape[2..];
+        var padsBegin = new int[nd];
+        var outShape = new int[nd];
+        for (int d = 0; d < nd; d++)
+        {
+            int ek = dil[d] * (kernel[d] - 1) + 1;
+            if (_autoPad is "SAME_UPPER" or "SAME_LOWER")
+            {
+                int o = (inShape[d] + strides[d] - 1) / strides[d];
+                int total = Math.Max(0, (o - 1) * strides[d] + ek - inShape[d]);
+                padsBegin[d] = _autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                outShape[d] = o;
+            }
+            else
+            {
+                int pb = 0, pe = 0;
+                if (_autoPad == "NOTSET" && _pads is not null)
+                {
+                    if (_pads.Length != 2 * nd) throw ctx.Error($"pads has {_pads.Length} values, expected {2 * nd}");
+                    pb = (int)_pads[d]; pe = (int)_pads[d + nd];
+                }
+                padsBegin[d] = pb;
+                outShape[d] = (inShape[d] + pb + pe - ek) / strides[d] + 1;
+            }
+            if (outShape[d] <= 0) throw ctx.Error($"output spatial dimension {d} would be {outShape[d]}");
+        }
+        int outSize = ShapeMath.Size(outShape), inSize = ShapeMath.Size(inShape), kSize = ShapeMath.Size(kernel);
+        int mg = mOut / _group, kk = cg * kSize;
+
+        // Weights minus their zero point, one [mg, cg*kSize] matrix per group, laid out contiguously.
+        var wv = IntegerMatMul.Widen(w);
+        for (int oc = 0; oc < mOut; oc++)
+        {
+            int z = wZp.Length == 1 ? wZp[0] : wZp[oc];
+            for (int i = 0; i < kk; i++) wv[oc * kk + i] -= z;
+        }
+        var xv = IntegerMatMul.Widen(x);
+        for (int i = 0; i < xv.Length; i++) xv[i] -= xZp;
+
+        var acc = new int[batch * mOut * outSize];
+        int[] cols = ArrayPool<int>.Shared.Rent(kk * outSize);
+        try
+        {
+            for (int b = 0; b < batch; b++)
+                for (int g = 0; g < _group; g++)
+                {
+                    var img = xv.AsSpan((b * c + g * cg) * inSize, cg * inSize);
+                    IntegerGemm.Im2Col(img, cg, inShape, kernel, outShape, strides, dil, padsBegin, cols);
+                    IntegerGemm.Multiply(wv, g * mg * kk, cols, 0, acc, (b * mOut + g * mg) * outSize, mg, kk, outSize, ctx.Threads);
+                }
+        }
+        finally { ArrayPool<int>.Shared.Return(cols); }
+        int[] shape = [batch, mOut, .. outShape];
+        return new Result(acc, shape, mOut, outSize);
+    }
+
+    private static int[] Fill(long[]? v, int nd, int def, string name, KernelContext ctx)
+    {
+        if (v is null) return Enumerable.Repeat(def, nd).ToArray();
+        if (v.Length != nd) throw ctx.Error($"{name} has {v.Length} values, expected {nd}");
+        if (v.Any(s => s < 1)) throw ctx.Error($"{name} values must be positive");
+        return v.Select(s => (int)s).ToArray();
+    }
+}
+
+/// <summary>ConvInteger (opset 10): convolution of uint8/int8 x and w minus their zero points, int32 output.</summary>
+[OpKernel("ConvInteger", 10)]
+public sealed class ConvInteger : OpKernel
+{
+    private readonly IntegerConv _conv;
+
+    public ConvInteger(KernelInfo info) => _conv = new IntegerConv(info);
+
+    public override void Compute(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var w = ctx.Input(1);
+        CheckType(ctx, x, "x");
+        CheckType(ctx, w, "w");
+        var xZp = ctx.OptionalInput(2);
+        var wZp = ctx.OptionalInput(3);
+        if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
+        var r = _conv.Run(ctx, x, w, xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0], wZp is null ? [0] : IntegerMatMul.Widen(wZp));
+        var y = ctx.OutputUninitialized(0, DataType.Int32, r.Shape);
+        r.Acc.AsSpan().CopyTo(y.Span<int>());
+    }
+
+    internal static void CheckType(KernelContext ctx, Tensor t, string name)
+    {
+        if (t.ElementType is not (DataType.UInt8 or DataType.Int8))
+            throw ctx.Error($"{name} must be uint8 or int8, got {t.ElementType.OnnxName()}");
+    }
+}
+
+/// <summary>
+/// QLinearConv (opset 10): integer convolution of quantized x and w, plus an optional int32 bias, requantized:
+/// y = saturate(round(x_scale * w_scale[m] / y_scale * (acc + B[m])) + y_zero_point).
+/// </summary>
+[OpKernel("QLinearConv", 10)]
+public sealed class QLinearConv : OpKernel
+{
+    private readonly IntegerConv _conv;
+
+    public QLinearConv(KernelInfo info) => _conv = new IntegerConv(info);
+
+    public override void Compute(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var xScale = ctx.Input(1);
+        var xZp = ctx.OptionalInput(2);
+        var w = ctx.Input(3);
+        var wScale = ctx.Input(4);
+        var wZp = ctx.OptionalInput(5);
+        var yScale = ctx.Input(6);
+        var yZp = ctx.OptionalInput(7);
+        var bias = ctx.OptionalInput(8);
+        ConvInteger.CheckType(ctx, x, "x");
+        ConvInteger.CheckType(ctx, w, "w");
+        if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
+        var r = _conv.Run(ctx, x, w, xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0], wZp is null ? [0] : IntegerMatMul.Widen(wZp));
+        int m = r.OutChannels;
+        float[] sx = QuantCommon.Floats(xScale), sw = QuantCommon.Floats(wScale), sy = QuantCommon.Floats(yScale);
+        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
+        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
+        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
+        int[]? bv = null;
+        if (bias is not null)
+        {
+            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
+            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
+            bv = bias.ToArray<int>();
+        }
+        DataType outType = yZp?.ElementType ?? DataType.UInt8;
+        if (outType is not (DataType.UInt8 or DataType.Int8)) throw ctx.Error($"output type {outType.OnnxName()} is not uint8 or int8");
+        var (lo, hi) = QuantCommon.IntRange(outType)!.Value;
+        int z = yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0];
+        var y = ctx.OutputUninitialized(0, outType, r.Shape);
+        int batch = r.Shape[0];
+        for (int b = 0; b < batch; b++)
+            for (int oc = 0; oc < m; oc++)
+            {
+                double mult = Requant.Multiplier(sx[0], sw.Length == 1 ? sw[0] : sw[oc], sy[0], xScale.ElementType);
+                int add = bv?[oc] ?? 0;
+                int start = (b * m + oc) * r.OutSize;
+                for (int i = 0; i < r.OutSize; i++)
+                {
+                    int q = Requant.Apply(r.Acc[start + i] + add, mult, z, lo, hi);
+                    if (outType == DataType.UInt8) y.Span<byte>()[start + i] = (byte)q; else y.Span<sbyte>()[start + i] = (sbyte)q;
+                }
+            }
+    }
+}
