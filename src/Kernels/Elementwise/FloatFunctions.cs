@@ -141,21 +141,27 @@ public readonly struct SigmoidFn : IVectorFloatFunction
     public static float F(float x) => ScalarMath.Sigmoid(x);
     public static double D(double x) => ScalarMath.Sigmoid(x);
     // 1/(1+exp(-x)): exp overflows to +inf for very negative x, giving the correct limit 0.
-    public static Vector512<float> V(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
-    public static Vector256<float> V(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
-    public static Vector128<float> V(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(-x));
+    public static Vector512<float> V(Vector512<float> x) => VectorMath.Sigmoid(x);
+    public static Vector256<float> V(Vector256<float> x) => VectorMath.Sigmoid(x);
+    public static Vector128<float> V(Vector128<float> x) => VectorMath.Sigmoid(x);
 }
 
-public readonly struct TanhFn : IFloatFunction
+public readonly struct TanhFn : IVectorFloatFunction
 {
     public static float F(float x) => MathF.Tanh(x);
     public static double D(double x) => Math.Tanh(x);
+    public static Vector512<float> V(Vector512<float> x) => VectorMath.Tanh(x);
+    public static Vector256<float> V(Vector256<float> x) => VectorMath.Tanh(x);
+    public static Vector128<float> V(Vector128<float> x) => VectorMath.Tanh(x);
 }
 
-public readonly struct ErfFn : IFloatFunction
+public readonly struct ErfFn : IVectorFloatFunction
 {
     public static float F(float x) => ScalarMath.Erf(x);
     public static double D(double x) => ScalarMath.Erf(x);
+    public static Vector512<float> V(Vector512<float> x) => VectorMath.Erf(x);
+    public static Vector256<float> V(Vector256<float> x) => VectorMath.Erf(x);
+    public static Vector128<float> V(Vector128<float> x) => VectorMath.Erf(x);
 }
 
 public readonly struct SinFn : IFloatFunction { public static float F(float x) => MathF.Sin(x); public static double D(double x) => Math.Sin(x); }
@@ -197,17 +203,23 @@ public readonly struct HardSwishFn : IFloatFunction
 }
 
 /// <summary>Gelu with the exact erf form.</summary>
-public readonly struct GeluFn : IFloatFunction
+public readonly struct GeluFn : IVectorFloatFunction
 {
     public static float F(float x) => (float)D(x);
     public static double D(double x) => 0.5 * x * (1 + ScalarMath.Erf(x * 0.70710678118654752));
+    public static Vector512<float> V(Vector512<float> x) => VectorMath.Gelu(x);
+    public static Vector256<float> V(Vector256<float> x) => VectorMath.Gelu(x);
+    public static Vector128<float> V(Vector128<float> x) => VectorMath.Gelu(x);
 }
 
 /// <summary>Gelu with the tanh approximation.</summary>
-public readonly struct GeluTanhFn : IFloatFunction
+public readonly struct GeluTanhFn : IVectorFloatFunction
 {
     public static float F(float x) => (float)D(x);
     public static double D(double x) => 0.5 * x * (1 + Math.Tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
+    public static Vector512<float> V(Vector512<float> x) => VectorMath.GeluTanh(x);
+    public static Vector256<float> V(Vector256<float> x) => VectorMath.GeluTanh(x);
+    public static Vector128<float> V(Vector128<float> x) => VectorMath.GeluTanh(x);
 }
 
 // ---- parametrised functions (a, b from attributes) ----

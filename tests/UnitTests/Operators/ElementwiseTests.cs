@@ -133,3 +133,22 @@ public class ElementwiseTests
         Assert.Equal((Half)MathF.E, r.ToArray<Half>()[1]);
     }
 }
+
+public class VectorMathTests
+{
+    [Fact]
+    public void VectorTanhAndErfAreFloatAccurate()
+    {
+        var xs = new float[4001];
+        for (int i = 0; i < xs.Length; i++) xs[i] = (i - 2000) / 200f;
+        var t = new float[xs.Length];
+        var e = new float[xs.Length];
+        FloatLoops.ApplyVector<TanhFn>(xs, t);
+        FloatLoops.ApplyVector<ErfFn>(xs, e);
+        for (int i = 0; i < xs.Length; i++)
+        {
+            Assert.True(Math.Abs(t[i] - Math.Tanh(xs[i])) <= 1e-6 + 1e-5 * Math.Abs(Math.Tanh(xs[i])), $"tanh({xs[i]}) = {t[i]}");
+            Assert.True(Math.Abs(e[i] - ScalarMath.Erf((double)xs[i])) <= 1e-6, $"erf({xs[i]}) = {e[i]}");
+        }
+    }
+}

@@ -7,6 +7,24 @@ namespace NetOnnx.Runtime.Operators.Elementwise;
 /// <summary>Shape and type helpers shared by the element-wise kernels.</summary>
 internal static class Ew
 {
+    /// <summary>Smallest per-thread share of a large element-wise op (smaller ones are not worth a thread).</summary>
+    public const int MinChunk = 32 * 1024;
+
+    /// <summary>Runs body(start, length) over [0, n) split across up to ctx.Threads threads when n is large.</summary>
+    public static void Chunked(KernelContext ctx, int n, Action<int, int> body)
+    {
+        int threads = Math.Min(ctx.Threads, n / MinChunk);
+        if (threads <= 1) { body(0, n); return; }
+        // Chunk boundaries on 64-element multiples keep every chunk's SIMD loop aligned alike.
+        int chunk = ((n + threads - 1) / threads + 63) & ~63;
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            int s = t * chunk;
+            int len = Math.Min(chunk, n - s);
+            if (len > 0) body(s, len);
+        });
+    }
+
     public static InferenceException Unsupported(KernelContext ctx, DataType t) =>
         ctx.Error($"element type {t.OnnxName()} is not supported by {ctx.Node.OpType}");
 
@@ -116,34 +134,57 @@ internal static class Arith
     {
         var t = o.ElementType;
         if (!TA.Integers && t.IsInteger()) throw Ew.Unsupported(ctx, t);
+        int n = o.Length;
+        // Large flat cases (same shape or a scalar side) of floating types split across threads; each chunk is
+        // again a flat case. Integer types stay serial so a division by zero surfaces as itself.
+        if (t is DataType.Float or DataType.Double or DataType.Float16 && (a.Length == n || a.Length == 1) && (b.Length == n || b.Length == 1)
+            && n >= 2 * Ew.MinChunk && ctx.Threads > 1)
+        {
+            Ew.Chunked(ctx, n, (s, len) =>
+            {
+                bool af = a.Length == n, bf = b.Length == n;
+                Typed<TA>(ctx, a, af ? s : 0, af ? len : 1, af ? [len] : [1], b, bf ? s : 0, bf ? len : 1, bf ? [len] : [1], o, s, len, [len]);
+            });
+            return;
+        }
         try
         {
-            switch (t)
-            {
-                case DataType.Float: TA.Run(a.ReadOnlySpan<float>(), aShape, b.ReadOnlySpan<float>(), bShape, o.Span<float>(), o.Shape); break;
-                case DataType.Double: TA.Run(a.ReadOnlySpan<double>(), aShape, b.ReadOnlySpan<double>(), bShape, o.Span<double>(), o.Shape); break;
-                case DataType.Float16: TA.Run(a.ReadOnlySpan<Half>(), aShape, b.ReadOnlySpan<Half>(), bShape, o.Span<Half>(), o.Shape); break;
-                case DataType.Int8: TA.Run(a.ReadOnlySpan<sbyte>(), aShape, b.ReadOnlySpan<sbyte>(), bShape, o.Span<sbyte>(), o.Shape); break;
-                case DataType.Int16: TA.Run(a.ReadOnlySpan<short>(), aShape, b.ReadOnlySpan<short>(), bShape, o.Span<short>(), o.Shape); break;
-                case DataType.Int32: TA.Run(a.ReadOnlySpan<int>(), aShape, b.ReadOnlySpan<int>(), bShape, o.Span<int>(), o.Shape); break;
-                case DataType.Int64: TA.Run(a.ReadOnlySpan<long>(), aShape, b.ReadOnlySpan<long>(), bShape, o.Span<long>(), o.Shape); break;
-                case DataType.UInt8: TA.Run(a.ReadOnlySpan<byte>(), aShape, b.ReadOnlySpan<byte>(), bShape, o.Span<byte>(), o.Shape); break;
-                case DataType.UInt16: TA.Run(a.ReadOnlySpan<ushort>(), aShape, b.ReadOnlySpan<ushort>(), bShape, o.Span<ushort>(), o.Shape); break;
-                case DataType.UInt32: TA.Run(a.ReadOnlySpan<uint>(), aShape, b.ReadOnlySpan<uint>(), bShape, o.Span<uint>(), o.Shape); break;
-                case DataType.UInt64: TA.Run(a.ReadOnlySpan<ulong>(), aShape, b.ReadOnlySpan<ulong>(), bShape, o.Span<ulong>(), o.Shape); break;
-                case DataType.BFloat16:
-                {
-                    var fo = new float[o.Length];
-                    TA.Run<float>(Ew.ToFloat(a), aShape, Ew.ToFloat(b), bShape, fo, o.Shape);
-                    Ew.FromFloat(fo, o);
-                    break;
-                }
-                default: throw Ew.Unsupported(ctx, t);
-            }
+            Typed<TA>(ctx, a, 0, a.Length, aShape, b, 0, b.Length, bShape, o, 0, n, o.Shape);
         }
         catch (DivideByZeroException) { throw ctx.Error("integer division by zero"); }
         catch (OverflowException) { throw ctx.Error("integer overflow (minimum value divided by -1)"); }
     }
+
+    private static void Typed<TA>(KernelContext ctx, Tensor a, int a0, int aN, int[] aShape, Tensor b, int b0, int bN, int[] bShape,
+        Tensor o, int o0, int oN, int[] oShape) where TA : IArith
+    {
+        switch (o.ElementType)
+        {
+            case DataType.Float: Run<TA, float>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Double: Run<TA, double>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Float16: Run<TA, Half>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Int8: Run<TA, sbyte>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Int16: Run<TA, short>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Int32: Run<TA, int>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.Int64: Run<TA, long>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.UInt8: Run<TA, byte>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.UInt16: Run<TA, ushort>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.UInt32: Run<TA, uint>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.UInt64: Run<TA, ulong>(a, a0, aN, aShape, b, b0, bN, bShape, o, o0, oN, oShape); break;
+            case DataType.BFloat16:
+            {
+                var fo = new float[o.Length];
+                TA.Run<float>(Ew.ToFloat(a), aShape, Ew.ToFloat(b), bShape, fo, o.Shape);
+                Ew.FromFloat(fo, o);
+                break;
+            }
+            default: throw Ew.Unsupported(ctx, o.ElementType);
+        }
+    }
+
+    private static void Run<TA, T>(Tensor a, int a0, int aN, int[] aShape, Tensor b, int b0, int bN, int[] bShape,
+        Tensor o, int o0, int oN, int[] oShape) where TA : IArith where T : struct, INumber<T> =>
+        TA.Run(a.ReadOnlySpan<T>().Slice(a0, aN), aShape, b.ReadOnlySpan<T>().Slice(b0, bN), bShape, o.Span<T>().Slice(o0, oN), oShape);
 }
 
 internal readonly struct AddArith : IArith

@@ -11,14 +11,17 @@ internal static class FloatUnary
     {
         var x = ctx.Input(0);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        switch (x.ElementType)
+        if (x.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) throw Ew.Unsupported(ctx, x.ElementType);
+        Ew.Chunked(ctx, x.Length, (s, n) =>
         {
-            case DataType.Float: FloatLoops.Apply<TOp>(x.ReadOnlySpan<float>(), y.Span<float>()); break;
-            case DataType.Double: FloatLoops.Apply<TOp>(x.ReadOnlySpan<double>(), y.Span<double>()); break;
-            case DataType.Float16: { var s = x.ReadOnlySpan<Half>(); var d = y.Span<Half>(); for (int i = 0; i < d.Length; i++) d[i] = (Half)TOp.F((float)s[i]); break; }
-            case DataType.BFloat16: { var s = x.ReadOnlySpan<BFloat16>(); var d = y.Span<BFloat16>(); for (int i = 0; i < d.Length; i++) d[i] = (BFloat16)TOp.F((float)s[i]); break; }
-            default: throw Ew.Unsupported(ctx, x.ElementType);
-        }
+            switch (x.ElementType)
+            {
+                case DataType.Float: FloatLoops.Apply<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)); break;
+                case DataType.Double: FloatLoops.Apply<TOp>(x.ReadOnlySpan<double>().Slice(s, n), y.Span<double>().Slice(s, n)); break;
+                case DataType.Float16: { var xs = x.ReadOnlySpan<Half>(); var d = y.Span<Half>(); for (int i = s; i < s + n; i++) d[i] = (Half)TOp.F((float)xs[i]); break; }
+                default: { var xs = x.ReadOnlySpan<BFloat16>(); var d = y.Span<BFloat16>(); for (int i = s; i < s + n; i++) d[i] = (BFloat16)TOp.F((float)xs[i]); break; }
+            }
+        });
     }
 
     public static void RunVector<TOp>(KernelContext ctx) where TOp : IVectorFloatFunction
@@ -26,21 +29,24 @@ internal static class FloatUnary
         var x = ctx.Input(0);
         if (x.ElementType != DataType.Float) { Run<TOp>(ctx); return; }
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>(), y.Span<float>());
+        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)));
     }
 
     public static void Run<TOp>(KernelContext ctx, float a, float b) where TOp : IParamFunction
     {
         var x = ctx.Input(0);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        switch (x.ElementType)
+        if (x.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) throw Ew.Unsupported(ctx, x.ElementType);
+        Ew.Chunked(ctx, x.Length, (s, n) =>
         {
-            case DataType.Float: FloatLoops.Apply<TOp>(x.ReadOnlySpan<float>(), y.Span<float>(), a, b); break;
-            case DataType.Double: FloatLoops.Apply<TOp>(x.ReadOnlySpan<double>(), y.Span<double>(), a, b); break;
-            case DataType.Float16: { var s = x.ReadOnlySpan<Half>(); var d = y.Span<Half>(); for (int i = 0; i < d.Length; i++) d[i] = (Half)TOp.F((float)s[i], a, b); break; }
-            case DataType.BFloat16: { var s = x.ReadOnlySpan<BFloat16>(); var d = y.Span<BFloat16>(); for (int i = 0; i < d.Length; i++) d[i] = (BFloat16)TOp.F((float)s[i], a, b); break; }
-            default: throw Ew.Unsupported(ctx, x.ElementType);
-        }
+            switch (x.ElementType)
+            {
+                case DataType.Float: FloatLoops.Apply<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n), a, b); break;
+                case DataType.Double: FloatLoops.Apply<TOp>(x.ReadOnlySpan<double>().Slice(s, n), y.Span<double>().Slice(s, n), a, b); break;
+                case DataType.Float16: { var xs = x.ReadOnlySpan<Half>(); var d = y.Span<Half>(); for (int i = s; i < s + n; i++) d[i] = (Half)TOp.F((float)xs[i], a, b); break; }
+                default: { var xs = x.ReadOnlySpan<BFloat16>(); var d = y.Span<BFloat16>(); for (int i = s; i < s + n; i++) d[i] = (BFloat16)TOp.F((float)xs[i], a, b); break; }
+            }
+        });
     }
 }
 
@@ -62,8 +68,8 @@ internal abstract class VectorUnaryKernel<TOp> : OpKernel where TOp : IVectorFlo
 [OpKernel("Ceil", 1)] internal sealed class Ceil : VectorUnaryKernel<CeilFn> { public Ceil(KernelInfo info) { } }
 [OpKernel("Round", 11)] internal sealed class Round : FloatUnaryKernel<RoundFn> { public Round(KernelInfo info) { } }
 [OpKernel("Sigmoid", 1)] internal sealed class Sigmoid : VectorUnaryKernel<SigmoidFn> { public Sigmoid(KernelInfo info) { } }
-[OpKernel("Tanh", 1)] internal sealed class Tanh : FloatUnaryKernel<TanhFn> { public Tanh(KernelInfo info) { } }
-[OpKernel("Erf", 9)] internal sealed class Erf : FloatUnaryKernel<ErfFn> { public Erf(KernelInfo info) { } }
+[OpKernel("Tanh", 1)] internal sealed class Tanh : VectorUnaryKernel<TanhFn> { public Tanh(KernelInfo info) { } }
+[OpKernel("Erf", 9)] internal sealed class Erf : VectorUnaryKernel<ErfFn> { public Erf(KernelInfo info) { } }
 [OpKernel("Sin", 7)] internal sealed class Sin : FloatUnaryKernel<SinFn> { public Sin(KernelInfo info) { } }
 [OpKernel("Cos", 7)] internal sealed class Cos : FloatUnaryKernel<CosFn> { public Cos(KernelInfo info) { } }
 [OpKernel("Tan", 7)] internal sealed class Tan : FloatUnaryKernel<TanFn> { public Tan(KernelInfo info) { } }
@@ -95,8 +101,8 @@ internal sealed class Gelu : OpKernel
 
     public override void Compute(KernelContext ctx)
     {
-        if (_tanh) FloatUnary.Run<GeluTanhFn>(ctx);
-        else FloatUnary.Run<GeluFn>(ctx);
+        if (_tanh) FloatUnary.RunVector<GeluTanhFn>(ctx);
+        else FloatUnary.RunVector<GeluFn>(ctx);
     }
 }
 
