@@ -39,6 +39,8 @@ public static class ShapeRules
             if (ts.Length != inputs.Length || ts.Length == 0) return outs;
             var et = op == "Where" ? ts[Math.Min(1, ts.Length - 1)].ElementType : ts[0].ElementType;
             if (s_boolResult.Contains(op)) et = DataType.Bool;
+            // Opset 1-6 broadcast=1 broadcasts B onto A (possibly at an axis): the output has A's shape.
+            if (opset < 7 && ts.Length == 2 && node.GetInt("broadcast", 0) != 0) { outs[0] = new TensorType(et, ts[0].Shape); return outs; }
             outs[0] = new TensorType(et, BroadcastDims(ts.Select(t => t.Shape).ToArray()));
             return outs;
         }
