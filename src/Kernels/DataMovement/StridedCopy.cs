@@ -1,0 +1,125 @@
+namespace NetOnnx.Kernels.DataMovement;
+
+/// <summary>
+/// N-dimensional strided copy, the primitive behind Slice, Transpose, Expand, Tile, Concat, Pad and friends.
+/// Each dimension has a source stride and a destination stride (in elements; source strides may be 0 for
+/// broadcasting or negative for reversed slices). Dimensions are first collapsed so contiguous runs move with
+/// <see cref="Span{T}.CopyTo"/>; a run that is contiguous in the destination but gathered from a transposed
+/// source is copied in square tiles so both sides stay in cache. Works for any element type, strings included.
+/// </summary>
+public static class StridedCopy
+{
+    private const int Tile = 16;
+
+    public static void Copy<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides,
+        Span<T> dst, int dstOffset, ReadOnlySpan<int> dstStrides, ReadOnlySpan<int> shape)
+    {
+        int rank = shape.Length;
+        foreach (int d in shape) if (d == 0) return;
+        // Collapse: drop unit dimensions and merge neighbours whose strides chain on both sides.
+        Span<int> n = stackalloc int[Math.Max(rank, 1)];
+        Span<int> ss = stackalloc int[Math.Max(rank, 1)];
+        Span<int> ds = stackalloc int[Math.Max(rank, 1)];
+        int r = 0;
+        for (int i = 0; i < rank; i++)
+        {
+            if (shape[i] == 1) continue;
+            if (r > 0 && ss[r - 1] == srcStrides[i] * shape[i] && ds[r - 1] == dstStrides[i] * shape[i])
+            {
+                n[r - 1] *= shape[i];
+                ss[r - 1] = srcStrides[i];
+                ds[r - 1] = dstStrides[i];
+                continue;
+            }
+            n[r] = shape[i]; ss[r] = srcStrides[i]; ds[r] = dstStrides[i]; r++;
+        }
+        if (r == 0) { dst[dstOffset] = src[srcOffset]; return; }
+        n = n[..r]; ss = ss[..r]; ds = ds[..r];
+
+        int inner = n[r - 1], iss = ss[r - 1], ids = ds[r - 1];
+        if (ids == 1 && iss != 1 && iss != 0 && r >= 2)
+        {
+            // Transposed gather: find a dimension that is contiguous in the source and tile over the pair.
+            for (int k = r - 2; k >= 0; k--)
+            {
+                if (ss[k] == 1 && n[k] >= 4 && inner >= 4)
+                {
+                    CopyTiled(src, srcOffset, dst, dstOffset, n, ss, ds, k);
+                    return;
+                }
+            }
+        }
+
+        Span<int> idx = stackalloc int[r];
+        idx.Clear();
+        int so = srcOffset, dof = dstOffset;
+        while (true)
+        {
+            if (iss == 1 && ids == 1) src.Slice(so, inner).CopyTo(dst.Slice(dof, inner));
+            else if (iss == 0 && ids == 1) dst.Slice(dof, inner).Fill(src[so]);
+            else
+            {
+                int s = so, d = dof;
+                for (int j = 0; j < inner; j++, s += iss, d += ids) dst[d] = src[s];
+            }
+            int ax = r - 2;
+            for (; ax >= 0; ax--)
+            {
+                so += ss[ax]; dof += ds[ax];
+                if (++idx[ax] < n[ax]) break;
+                so -= ss[ax] * n[ax]; dof -= ds[ax] * n[ax];
+                idx[ax] = 0;
+            }
+            if (ax < 0) return;
+        }
+    }
+
+    /// <summary>Copies with dimension k (source-contiguous) and the last dimension (destination-contiguous) in tiles.</summary>
+    private static void CopyTiled<T>(ReadOnlySpan<T> src, int srcOffset, Span<T> dst, int dstOffset,
+        ReadOnlySpan<int> n, ReadOnlySpan<int> ss, ReadOnlySpan<int> ds, int k)
+    {
+        int r = n.Length;
+        int rows = n[k], cols = n[r - 1];
+        int rowDst = ds[k], colSrc = ss[r - 1];
+        Span<int> idx = stackalloc int[r];
+        idx.Clear();
+        int so = srcOffset, dof = dstOffset;
+        while (true)
+        {
+            for (int i0 = 0; i0 < rows; i0 += Tile)
+            {
+                int i1 = Math.Min(rows, i0 + Tile);
+                for (int j0 = 0; j0 < cols; j0 += Tile)
+                {
+                    int j1 = Math.Min(cols, j0 + Tile);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        int d = dof + i * rowDst + j0;
+                        int s = so + i + j0 * colSrc;
+                        for (int j = j0; j < j1; j++, d++, s += colSrc) dst[d] = src[s];
+                    }
+                }
+            }
+            // Advance over every dimension except k and the last.
+            int ax = r - 2;
+            for (; ax >= 0; ax--)
+            {
+                if (ax == k) continue;
+                so += ss[ax]; dof += ds[ax];
+                if (++idx[ax] < n[ax]) break;
+                so -= ss[ax] * n[ax]; dof -= ds[ax] * n[ax];
+                idx[ax] = 0;
+            }
+            if (ax < 0) return;
+        }
+    }
+
+    /// <summary>Copies a block whose destination is dense (row-major over <paramref name="shape"/>) from strided source.</summary>
+    public static void Gather<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides, Span<T> dst, ReadOnlySpan<int> shape)
+    {
+        Span<int> dstStrides = stackalloc int[shape.Length];
+        int acc = 1;
+        for (int i = shape.Length - 1; i >= 0; i--) { dstStrides[i] = acc; acc *= shape[i]; }
+        Copy(src, srcOffset, srcStrides, dst, 0, dstStrides, shape);
+    }
+}
