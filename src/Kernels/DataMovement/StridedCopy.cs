@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace NetOnnx.Kernels.DataMovement;
 
 /// <summary>
@@ -35,6 +38,11 @@ public static class StridedCopy
         }
         if (r == 0) { dst[dstOffset] = src[srcOffset]; return; }
         n = n[..r]; ss = ss[..r]; ds = ds[..r];
+        // Check the whole footprint once, so the loops below can address elements without bounds checks.
+        CheckFootprint(srcOffset, n, ss, src.Length, "source");
+        CheckFootprint(dstOffset, n, ds, dst.Length, "destination");
+        ref T s0 = ref MemoryMarshal.GetReference(src);
+        ref T d0 = ref MemoryMarshal.GetReference(dst);
 
         int inner = n[r - 1], iss = ss[r - 1], ids = ds[r - 1];
         if (ids == 1 && iss != 1 && iss != 0 && r >= 2)
@@ -44,7 +52,7 @@ public static class StridedCopy
             {
                 if (ss[k] == 1 && n[k] >= 4 && inner >= 4)
                 {
-                    CopyTiled(src, srcOffset, dst, dstOffset, n, ss, ds, k);
+                    CopyTiled(ref s0, srcOffset, ref d0, dstOffset, n, ss, ds, k);
                     return;
                 }
             }
@@ -55,12 +63,14 @@ public static class StridedCopy
         int so = srcOffset, dof = dstOffset;
         while (true)
         {
-            if (iss == 1 && ids == 1) src.Slice(so, inner).CopyTo(dst.Slice(dof, inner));
-            else if (iss == 0 && ids == 1) dst.Slice(dof, inner).Fill(src[so]);
+            if (iss == 1 && ids == 1)
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref s0, so), inner).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d0, dof), inner));
+            else if (iss == 0 && ids == 1) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d0, dof), inner).Fill(Unsafe.Add(ref s0, so));
             else
             {
-                int s = so, d = dof;
-                for (int j = 0; j < inner; j++, s += iss, d += ids) dst[d] = src[s];
+                ref T sp = ref Unsafe.Add(ref s0, so);
+                ref T dp = ref Unsafe.Add(ref d0, dof);
+                for (int j = 0; j < inner; j++) Unsafe.Add(ref dp, j * ids) = Unsafe.Add(ref sp, j * iss);
             }
             int ax = r - 2;
             for (; ax >= 0; ax--)
@@ -75,7 +85,19 @@ public static class StridedCopy
     }
 
     /// <summary>Copies with dimension k (source-contiguous) and the last dimension (destination-contiguous) in tiles.</summary>
-    private static void CopyTiled<T>(ReadOnlySpan<T> src, int srcOffset, Span<T> dst, int dstOffset,
+    private static void CheckFootprint(int offset, ReadOnlySpan<int> n, ReadOnlySpan<int> strides, int length, string side)
+    {
+        long lo = offset, hi = offset;
+        for (int i = 0; i < n.Length; i++)
+        {
+            long reach = (long)(n[i] - 1) * strides[i];
+            if (reach < 0) lo += reach; else hi += reach;
+        }
+        if (lo < 0 || hi >= length)
+            throw new ArgumentOutOfRangeException(side, $"strided copy reaches elements [{lo}, {hi}] of a {side} of {length}");
+    }
+
+    private static void CopyTiled<T>(ref T src, int srcOffset, ref T dst, int dstOffset,
         ReadOnlySpan<int> n, ReadOnlySpan<int> ss, ReadOnlySpan<int> ds, int k)
     {
         int r = n.Length;
@@ -94,9 +116,9 @@ public static class StridedCopy
                     int j1 = Math.Min(cols, j0 + Tile);
                     for (int i = i0; i < i1; i++)
                     {
-                        int d = dof + i * rowDst + j0;
-                        int s = so + i + j0 * colSrc;
-                        for (int j = j0; j < j1; j++, d++, s += colSrc) dst[d] = src[s];
+                        ref T dp = ref Unsafe.Add(ref dst, dof + i * rowDst + j0);
+                        ref T sp = ref Unsafe.Add(ref src, so + i + j0 * colSrc);
+                        for (int j = 0; j < j1 - j0; j++) Unsafe.Add(ref dp, j) = Unsafe.Add(ref sp, j * colSrc);
                     }
                 }
             }
