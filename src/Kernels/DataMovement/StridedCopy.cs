@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NetOnnx.Kernels.DataMovement;
 
@@ -114,6 +116,16 @@ public static class StridedCopy
                 for (int j0 = 0; j0 < cols; j0 += Tile)
                 {
                     int j1 = Math.Min(cols, j0 + Tile);
+                    if (Unsafe.SizeOf<T>() == 4 && Avx.IsSupported && i1 - i0 == Tile && j1 - j0 == Tile && colSrc > 0 && rowDst > 0)
+                    {
+                        // Full 16x16 tile of 4-byte elements: four 8x8 register transposes.
+                        for (int bi = 0; bi < Tile; bi += 8)
+                            for (int bj = 0; bj < Tile; bj += 8)
+                                Transpose8x8(
+                                    ref Unsafe.As<T, float>(ref Unsafe.Add(ref src, so + i0 + bi + (j0 + bj) * colSrc)), colSrc,
+                                    ref Unsafe.As<T, float>(ref Unsafe.Add(ref dst, dof + (i0 + bi) * rowDst + j0 + bj)), rowDst);
+                        continue;
+                    }
                     for (int i = i0; i < i1; i++)
                     {
                         ref T dp = ref Unsafe.Add(ref dst, dof + i * rowDst + j0);
@@ -134,6 +146,38 @@ public static class StridedCopy
             }
             if (ax < 0) return;
         }
+    }
+
+    /// <summary>
+    /// dst[i * dstStride + j] = src[i + j * srcStride] for an 8x8 block of 4-byte elements: load eight source
+    /// rows, transpose in registers (unpack, shuffle, lane permute), store eight destination rows.
+    /// </summary>
+    private static void Transpose8x8(ref float src, int srcStride, ref float dst, int dstStride)
+    {
+        var r0 = Vector256.LoadUnsafe(ref src);
+        var r1 = Vector256.LoadUnsafe(ref src, (nuint)srcStride);
+        var r2 = Vector256.LoadUnsafe(ref src, (nuint)(2 * srcStride));
+        var r3 = Vector256.LoadUnsafe(ref src, (nuint)(3 * srcStride));
+        var r4 = Vector256.LoadUnsafe(ref src, (nuint)(4 * srcStride));
+        var r5 = Vector256.LoadUnsafe(ref src, (nuint)(5 * srcStride));
+        var r6 = Vector256.LoadUnsafe(ref src, (nuint)(6 * srcStride));
+        var r7 = Vector256.LoadUnsafe(ref src, (nuint)(7 * srcStride));
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
+        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref dst, (nuint)dstStride);
+        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref dst, (nuint)(2 * dstStride));
+        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref dst, (nuint)(3 * dstStride));
+        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref dst, (nuint)(4 * dstStride));
+        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref dst, (nuint)(5 * dstStride));
+        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref dst, (nuint)(6 * dstStride));
+        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref dst, (nuint)(7 * dstStride));
     }
 
     /// <summary>Copies a block whose destination is dense (row-major over <paramref name="shape"/>) from strided source.</summary>

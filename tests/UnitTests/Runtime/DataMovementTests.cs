@@ -141,9 +141,16 @@ public class DataMovementTests
             attrs: new() { ["perm"] = NodeAttribute.Of("perm", new long[] { 0, 2, 1 }) })["y0"];
         Assert.Equal([2, cols, rows], y.Shape);
         var v = y.ToArray<double>();
+        // The float path goes through the 8x8 register transpose.
+        var yf = RunOp("Transpose", 13, [Tensor.Create(Enumerable.Range(0, 2 * rows * cols).Select(i => (float)i).ToArray(), 2, rows, cols)],
+            attrs: new() { ["perm"] = NodeAttribute.Of("perm", new long[] { 0, 2, 1 }) })["y0"];
+        var vf = yf.ToArray<float>();
         for (int b = 0; b < 2; b++)
             for (int i = 0; i < cols; i++)
                 for (int j = 0; j < rows; j++)
+                {
                     Assert.Equal((double)(b * rows * cols + j * cols + i), v[(b * cols + i) * rows + j]);
+                    Assert.Equal((float)(b * rows * cols + j * cols + i), vf[(b * cols + i) * rows + j]);
+                }
     }
 }
