@@ -153,4 +153,28 @@ public class DataMovementTests
                     Assert.Equal((float)(b * rows * cols + j * cols + i), vf[(b * cols + i) * rows + j]);
                 }
     }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(0L)]
+    public void TopKOnLongLinesMatchesAStableSort(long largest)
+    {
+        var rng = new Random(3);
+        int rows = 3, n = 200, k = 7;
+        var data = Enumerable.Range(0, rows * n).Select(_ => (float)rng.Next(0, 20)).ToArray();
+        var r = RunOp("TopK", 11, [Tensor.Create(data, rows, n), Tensor.Create(new long[] { k }, 1)], 2,
+            new() { ["largest"] = NodeAttribute.Of("largest", largest) });
+        var vals = r["y0"].ToArray<float>();
+        var idx = r["y1"].ToArray<long>();
+        for (int row = 0; row < rows; row++)
+        {
+            var line = data.Skip(row * n).Take(n).Select((v, i) => (v, i));
+            var expected = (largest != 0 ? line.OrderByDescending(p => p.v) : line.OrderBy(p => p.v)).ThenBy(p => p.i).Take(k).ToArray();
+            for (int j = 0; j < k; j++)
+            {
+                Assert.Equal(expected[j].v, vals[row * k + j]);
+                Assert.Equal(expected[j].i, idx[row * k + j]);
+            }
+        }
+    }
 }

@@ -262,7 +262,7 @@ internal static class Scatter
 
 /// <summary>ScatterElements (and the deprecated Scatter): element updates along an axis, with optional reduction.</summary>
 [OpKernel("ScatterElements", 11)]
-[OpKernel("Scatter", 9, 10)]
+[OpKernel("Scatter", 9, 12)]
 public sealed class ScatterElements : OpKernel
 {
     private readonly long _axis;

@@ -75,6 +75,42 @@ public sealed class TopK : OpKernel
         if (values.Length > 0) Ordered.Dispatch(x.ElementType, ref a, "TopK");
     }
 
+    /// <summary>
+    /// Puts the k best positions (by <paramref name="cmp"/>, best first) in order[0..k): a heap holding the worst
+    /// kept element at its root, so each candidate costs O(log k) instead of sorting the whole line.
+    /// </summary>
+    private static void SelectWithHeap(int[] order, int k, int n, Comparison<int> cmp)
+    {
+        if (k == 0) return;
+        var heap = order.AsSpan(0, k);
+        for (int i = 0; i < k; i++)
+        {
+            heap[i] = i;
+            for (int c = i; c > 0;)
+            {
+                int p = (c - 1) / 2;
+                if (cmp(heap[c], heap[p]) <= 0) break;
+                (heap[c], heap[p]) = (heap[p], heap[c]);
+                c = p;
+            }
+        }
+        for (int i = k; i < n; i++)
+        {
+            if (cmp(i, heap[0]) >= 0) continue;
+            heap[0] = i;
+            for (int p = 0; ;)
+            {
+                int l = 2 * p + 1, worst = p;
+                if (l < k && cmp(heap[l], heap[worst]) > 0) worst = l;
+                if (l + 1 < k && cmp(heap[l + 1], heap[worst]) > 0) worst = l + 1;
+                if (worst == p) break;
+                (heap[p], heap[worst]) = (heap[worst], heap[p]);
+                p = worst;
+            }
+        }
+        heap.Sort(cmp);
+    }
+
     private struct Action : IComparableAction
     {
         public Tensor X, Values, Indices;
@@ -100,8 +136,13 @@ public sealed class TopK : OpKernel
                 for (int inner = 0; inner < Inner; inner++)
                 {
                     int b = o * Dim * Inner + inner;
-                    for (int i = 0; i < Dim; i++) { line[i] = src[b + i * Inner]; order[i] = i; }
-                    order.AsSpan().Sort(cmp);
+                    for (int i = 0; i < Dim; i++) line[i] = src[b + i * Inner];
+                    if ((long)K * 8 < Dim) SelectWithHeap(order, K, Dim, cmp);
+                    else
+                    {
+                        for (int i = 0; i < Dim; i++) order[i] = i;
+                        order.AsSpan().Sort(cmp);
+                    }
                     int ob = o * K * Inner + inner;
                     for (int i = 0; i < K; i++)
                     {
