@@ -90,7 +90,9 @@ public static class ShapeRules
             }
             case "Flatten" when x?.Shape is { } s && s.All(d => d.IsKnown):
             {
-                int axis = ShapeMath.Axis(node.GetInt("axis", 1), s.Length + 1);
+                // Flatten's axis lies in [-r, r]; a negative one counts from the input rank, not r + 1.
+                long rawAxis = node.GetInt("axis", 1);
+                int axis = ShapeMath.Axis(rawAxis < 0 ? rawAxis + s.Length : rawAxis, s.Length + 1);
                 long a = 1, b2 = 1;
                 for (int i = 0; i < s.Length; i++) if (i < axis) a *= s[i].Value; else b2 *= s[i].Value;
                 outs[0] = new TensorType(x.ElementType, [Dim.Known(a), Dim.Known(b2)]);
@@ -150,9 +152,12 @@ public static class ShapeRules
             }
             case "Squeeze" when x?.Shape is { } s:
             {
-                var axes = opset >= 13 ? (node.Inputs.Count > 1 ? constant(node.Inputs[1])?.ToInt64Array() : null) : node.GetInts("axes");
+                bool axesInput = opset >= 13 && node.Inputs.Count > 1 && node.Inputs[1].Length > 0;
+                var axes = opset >= 13 ? (axesInput ? constant(node.Inputs[1])?.ToInt64Array() : null) : node.GetInts("axes");
+                // Axes computed at run time: the output rank is unknown here.
+                if (axesInput && axes is null) break;
                 HashSet<int> drop;
-                if (axes is null)
+                if (axes is null || axes.Length == 0)
                 {
                     if (!s.All(d => d.IsKnown)) break;
                     drop = Enumerable.Range(0, s.Length).Where(i => s[i].Value == 1).ToHashSet();
