@@ -160,6 +160,29 @@ public sealed class ReduceLayout
     public int RowLength => Dims[^1];
     public bool InnerReduced => Reduced[^1];
 
+    private ReduceLayout(int[] dims, bool[] reduced, int[] outStrides, int inLength, int outLength, int count)
+    {
+        Dims = dims; Reduced = reduced; OutStrides = outStrides; InLength = inLength; OutLength = outLength; ReduceCount = count;
+    }
+
+    /// <summary>
+    /// The same layout restricted to <paramref name="size"/> indices of the outermost dimension, which must be
+    /// kept: the piece of work one thread does on its own slab of input and output.
+    /// </summary>
+    public ReduceLayout WithOuter(int size)
+    {
+        if (Reduced[0]) throw new InvalidOperationException("the outermost dimension is reduced");
+        var dims = (int[])Dims.Clone();
+        dims[0] = size;
+        int inLen = InLength / Dims[0] * size, outLen = OutLength / Dims[0] * size;
+        return new ReduceLayout(dims, Reduced, OutStrides, inLen, outLen, ReduceCount);
+    }
+
+    /// <summary>Input elements per index of the outermost dimension.</summary>
+    public int OuterInStride => InLength / Dims[0];
+    /// <summary>Output elements per index of the outermost dimension (when it is kept).</summary>
+    public int OuterOutStride => Reduced[0] ? 0 : OutLength / Dims[0];
+
     public ReduceLayout(ReadOnlySpan<int> shape, ReadOnlySpan<bool> reduceAxis)
     {
         var dims = new List<int>();
@@ -258,6 +281,46 @@ public static class ReduceKernels
                 AccumulateRow<T, TOp>(x.Slice(w.InOffset, n), y.Slice(w.OutOffset, n));
         }
     }
+
+    /// <summary>
+    /// <see cref="Reduce{T,TOp}"/> split across up to <paramref name="threads"/> threads when the work is large:
+    /// by slabs of the outermost dimension when it is kept (each slab owns its outputs), or by column ranges
+    /// when the input is [reduced, kept] rows.
+    /// </summary>
+    public static void Reduce<T, TOp>(ReadOnlyMemory<T> x, ReduceLayout layout, Memory<T> y, int threads)
+        where T : struct, INumber<T> where TOp : IReduceOperator<T>
+    {
+        int outer = layout.Dims[0];
+        int chunks = Chunks(layout.InLength, threads);
+        if (chunks > 1 && !layout.Reduced[0] && outer >= 2)
+        {
+            chunks = Math.Min(chunks, outer);
+            int inS = layout.OuterInStride, outS = layout.OuterOutStride;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            {
+                int s = (int)((long)outer * c / chunks), e = (int)((long)outer * (c + 1) / chunks);
+                if (e > s) Reduce<T, TOp>(x.Span.Slice(s * inS, (e - s) * inS), layout.WithOuter(e - s), y.Span.Slice(s * outS, (e - s) * outS));
+            });
+            return;
+        }
+        if (chunks > 1 && layout.Dims.Length == 2 && layout.Reduced[0] && layout.RowLength >= 64 * chunks)
+        {
+            int rows = layout.Dims[0], n = layout.RowLength;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            {
+                int s = (int)((long)n * c / chunks), e = (int)((long)n * (c + 1) / chunks);
+                var acc = y.Span.Slice(s, e - s);
+                acc.Fill(TOp.Identity);
+                var xs = x.Span;
+                for (int r = 0; r < rows; r++) AccumulateRow<T, TOp>(xs.Slice(r * n + s, e - s), acc);
+            });
+            return;
+        }
+        Reduce<T, TOp>(x.Span, layout, y.Span);
+    }
+
+    /// <summary>How many threads a job over <paramref name="elements"/> elements deserves (about 32K elements each).</summary>
+    public static int Chunks(long elements, int threads) => (int)Math.Clamp(elements / 32768, 1, Math.Max(1, threads));
 
     /// <summary>Folds one contiguous row into a single value.</summary>
     public static T ReduceRow<T, TOp>(ReadOnlySpan<T> row) where T : struct, INumber<T> where TOp : IReduceOperator<T>

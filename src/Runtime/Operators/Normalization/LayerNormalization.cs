@@ -44,22 +44,25 @@ public sealed class LayerNormalization : OpKernel
         var normShape = x.Shape.AsSpan(ai);
         var scale = NormalizationHelpers.Expand<T>(ctx, ctx.Input(1), normShape, "Scale");
         var bias = ctx.OptionalInput(2) is { } bt ? NormalizationHelpers.Expand<T>(ctx, bt, normShape, "B") : [];
-        var xs = FloatingBridge.Read<T>(x);
+        var xa = x.Buffer as T[] ?? FloatingBridge.ToArray<T>(x);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        var ys = FloatingBridge.Target<T>(y);
+        var ya = y.Buffer as T[] ?? new T[y.Length];
         var means = new T[outer];
         var invs = new T[outer];
         T eps = T.CreateTruncating(_epsilon);
-        for (int o = 0; o < outer; o++)
+        NormalizationHelpers.ForRows(outer, inner, ctx.Threads, (s, e) =>
         {
-            var row = xs.Slice(o * inner, inner);
-            var (mean, variance) = NormalizationKernels.Moments(row);
-            T inv = T.One / T.Sqrt(variance + eps);
-            means[o] = mean;
-            invs[o] = inv;
-            NormalizationKernels.ScaleShift(row, ys.Slice(o * inner, inner), mean, inv, scale, bias);
-        }
-        FloatingBridge.Commit<T>(ys, y);
+            for (int o = s; o < e; o++)
+            {
+                var row = xa.AsSpan(o * inner, inner);
+                var (mean, variance) = NormalizationKernels.Moments<T>(row);
+                T inv = T.One / T.Sqrt(variance + eps);
+                means[o] = mean;
+                invs[o] = inv;
+                NormalizationKernels.ScaleShift<T>(row, ya.AsSpan(o * inner, inner), mean, inv, scale, bias);
+            }
+        });
+        FloatingBridge.Commit<T>(ya.AsSpan(0, y.Length), y);
         var statShape = new int[rank];
         for (int i = 0; i < rank; i++) statShape[i] = i < ai ? x.Shape[i] : 1;
         if (ctx.IsOutputRequested(1)) FloatingBridge.Commit<T>(means, ctx.OutputUninitialized(1, _meanType, statShape));
@@ -95,18 +98,21 @@ public sealed class RmsNormalization : OpKernel
         int ai = (int)a;
         int outer = ShapeMath.SizeTo(x.Shape, ai), inner = ShapeMath.SizeFrom(x.Shape, ai);
         var scale = NormalizationHelpers.Expand<T>(ctx, ctx.Input(1), x.Shape.AsSpan(ai), "scale");
-        var xs = FloatingBridge.Read<T>(x);
+        var xa = x.Buffer as T[] ?? FloatingBridge.ToArray<T>(x);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        var ys = FloatingBridge.Target<T>(y);
+        var ya = y.Buffer as T[] ?? new T[y.Length];
         T eps = T.CreateTruncating(_epsilon);
-        for (int o = 0; o < outer; o++)
+        NormalizationHelpers.ForRows(outer, inner, ctx.Threads, (s, e) =>
         {
-            var row = xs.Slice(o * inner, inner);
-            T ms = ReduceKernels.ReduceRow<T, SumSquareReduce<T>>(row) / T.CreateTruncating(inner);
-            T inv = T.One / T.Sqrt(ms + eps);
-            NormalizationKernels.ScaleShift(row, ys.Slice(o * inner, inner), T.Zero, inv, scale, []);
-        }
-        FloatingBridge.Commit<T>(ys, y);
+            for (int o = s; o < e; o++)
+            {
+                var row = xa.AsSpan(o * inner, inner);
+                T ms = ReduceKernels.ReduceRow<T, SumSquareReduce<T>>(row) / T.CreateTruncating(inner);
+                T inv = T.One / T.Sqrt(ms + eps);
+                NormalizationKernels.ScaleShift<T>(row, ya.AsSpan(o * inner, inner), T.Zero, inv, scale, []);
+            }
+        });
+        FloatingBridge.Commit<T>(ya.AsSpan(0, y.Length), y);
     }
 }
 

@@ -51,6 +51,15 @@ internal static class NormalizationHelpers
         return r;
     }
 
+    /// <summary>Runs body(start, end) over [0, rows) in contiguous pieces on up to <paramref name="threads"/> threads when the work is large.</summary>
+    public static void ForRows(int rows, int rowLength, int threads, Action<int, int> body)
+    {
+        int chunks = Math.Min(Kernels.Reduction.ReduceKernels.Chunks((long)rows * rowLength, threads), Math.Max(rows, 1));
+        if (chunks <= 1) { body(0, rows); return; }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            body((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+    }
+
     /// <summary>The element type of declared output i, or <paramref name="fallback"/> when unknown.</summary>
     public static DataType OutputType(KernelInfo info, int i, DataType fallback) =>
         i < info.OutputTypes.Count && info.OutputTypes[i] is TensorType t && t.ElementType != DataType.Undefined ? t.ElementType : fallback;

@@ -87,24 +87,24 @@ public sealed class Reduce : OpKernel
 
         switch (x.ElementType)
         {
-            case DataType.Float: Run(x.ReadOnlySpan<float>(), layout, y.Span<float>()); break;
-            case DataType.Double: Run(x.ReadOnlySpan<double>(), layout, y.Span<double>()); break;
+            case DataType.Float: Run(Mem<float>(x), layout, Mem<float>(y), ctx.Threads); break;
+            case DataType.Double: Run(Mem<double>(x), layout, Mem<double>(y), ctx.Threads); break;
             case DataType.Float16:
             case DataType.BFloat16:
             {
                 var ys = new float[y.Length];
-                Run<float>(FloatingBridge.Read<float>(x), layout, ys);
+                Run<float>(FloatingBridge.ToArray<float>(x), layout, ys, ctx.Threads);
                 FloatingBridge.Commit<float>(ys, y);
                 break;
             }
-            case DataType.Int32: RunInteger(x.ReadOnlySpan<int>(), layout, y); break;
-            case DataType.Int64: RunInteger(x.ReadOnlySpan<long>(), layout, y); break;
-            case DataType.UInt32: RunInteger(x.ReadOnlySpan<uint>(), layout, y); break;
-            case DataType.UInt64: RunInteger(x.ReadOnlySpan<ulong>(), layout, y); break;
-            case DataType.Int8: RunInteger(x.ReadOnlySpan<sbyte>(), layout, y); break;
-            case DataType.UInt8: RunInteger(x.ReadOnlySpan<byte>(), layout, y); break;
-            case DataType.Int16: RunInteger(x.ReadOnlySpan<short>(), layout, y); break;
-            case DataType.UInt16: RunInteger(x.ReadOnlySpan<ushort>(), layout, y); break;
+            case DataType.Int32: RunInteger<int>(x, layout, y, ctx.Threads); break;
+            case DataType.Int64: RunInteger<long>(x, layout, y, ctx.Threads); break;
+            case DataType.UInt32: RunInteger<uint>(x, layout, y, ctx.Threads); break;
+            case DataType.UInt64: RunInteger<ulong>(x, layout, y, ctx.Threads); break;
+            case DataType.Int8: RunInteger<sbyte>(x, layout, y, ctx.Threads); break;
+            case DataType.UInt8: RunInteger<byte>(x, layout, y, ctx.Threads); break;
+            case DataType.Int16: RunInteger<short>(x, layout, y, ctx.Threads); break;
+            case DataType.UInt16: RunInteger<ushort>(x, layout, y, ctx.Threads); break;
             case DataType.Bool when _kind is Kind.Max or Kind.Min:
             {
                 // false < true: max is "any", min is "all"; reduce as bytes.
@@ -122,10 +122,13 @@ public sealed class Reduce : OpKernel
         }
     }
 
-    private void Run<T>(ReadOnlySpan<T> x, ReduceLayout layout, Span<T> y) where T : struct, IFloatingPointIeee754<T>
+    private static Memory<T> Mem<T>(Tensor t) => new((T[])t.Buffer, 0, t.Length);
+
+    private void Run<T>(Memory<T> xm, ReduceLayout layout, Memory<T> ym, int threads) where T : struct, IFloatingPointIeee754<T>
     {
-        if (_kind == Kind.LogSumExp) { ReduceKernels.LogSumExp(x, layout, y); return; }
-        Fold(x, layout, y);
+        if (_kind == Kind.LogSumExp) { ReduceKernels.LogSumExp<T>(xm.Span, layout, ym.Span); return; }
+        Fold(xm, layout, ym, threads);
+        var y = ym.Span;
         switch (_kind)
         {
             case Kind.Mean:
@@ -139,21 +142,19 @@ public sealed class Reduce : OpKernel
         }
     }
 
-    private void RunInteger<T>(ReadOnlySpan<T> x, ReduceLayout layout, Tensor yt) where T : struct, INumber<T>
+    private void RunInteger<T>(Tensor xt, ReduceLayout layout, Tensor yt, int threads) where T : struct, INumber<T>
     {
         if (_kind is Kind.L2 or Kind.LogSum or Kind.LogSumExp)
         {
             // No integer form: compute in double and truncate back, as a cast would.
             var yd = new double[yt.Length];
-            var xd = new double[x.Length];
-            for (int i = 0; i < x.Length; i++) xd[i] = double.CreateTruncating(x[i]);
-            Run<double>(xd, layout, yd);
+            Run<double>(FloatingBridge.ToArray<double>(xt), layout, yd, threads);
             var ys = yt.Span<T>();
             for (int i = 0; i < ys.Length; i++) ys[i] = T.CreateSaturating(yd[i]);
             return;
         }
+        Fold(Mem<T>(xt), layout, Mem<T>(yt), threads);
         var y = yt.Span<T>();
-        Fold(x, layout, y);
         if (_kind == Kind.Mean && layout.ReduceCount > 0)
         {
             T c = T.CreateTruncating(layout.ReduceCount);
@@ -161,16 +162,16 @@ public sealed class Reduce : OpKernel
         }
     }
 
-    private void Fold<T>(ReadOnlySpan<T> x, ReduceLayout layout, Span<T> y) where T : struct, INumber<T>
+    private void Fold<T>(ReadOnlyMemory<T> x, ReduceLayout layout, Memory<T> y, int threads) where T : struct, INumber<T>
     {
         switch (_kind)
         {
-            case Kind.Sum or Kind.Mean or Kind.LogSum: ReduceKernels.Reduce<T, SumReduce<T>>(x, layout, y); break;
-            case Kind.SumSquare or Kind.L2: ReduceKernels.Reduce<T, SumSquareReduce<T>>(x, layout, y); break;
-            case Kind.L1: ReduceKernels.Reduce<T, AbsSumReduce<T>>(x, layout, y); break;
-            case Kind.Prod: ReduceKernels.Reduce<T, ProdReduce<T>>(x, layout, y); break;
-            case Kind.Max: ReduceKernels.Reduce<T, MaxReduce<T>>(x, layout, y); break;
-            case Kind.Min: ReduceKernels.Reduce<T, MinReduce<T>>(x, layout, y); break;
+            case Kind.Sum or Kind.Mean or Kind.LogSum: ReduceKernels.Reduce<T, SumReduce<T>>(x, layout, y, threads); break;
+            case Kind.SumSquare or Kind.L2: ReduceKernels.Reduce<T, SumSquareReduce<T>>(x, layout, y, threads); break;
+            case Kind.L1: ReduceKernels.Reduce<T, AbsSumReduce<T>>(x, layout, y, threads); break;
+            case Kind.Prod: ReduceKernels.Reduce<T, ProdReduce<T>>(x, layout, y, threads); break;
+            case Kind.Max: ReduceKernels.Reduce<T, MaxReduce<T>>(x, layout, y, threads); break;
+            case Kind.Min: ReduceKernels.Reduce<T, MinReduce<T>>(x, layout, y, threads); break;
             default: throw new InvalidOperationException($"{_kind} is not a plain fold");
         }
     }

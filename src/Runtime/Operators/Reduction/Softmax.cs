@@ -54,8 +54,8 @@ public sealed class Softmax : SoftmaxLike
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
         switch (x.ElementType)
         {
-            case DataType.Float: SoftmaxKernels.Softmax(x.ReadOnlySpan<float>(), y.Span<float>(), outer, n, inner, _log); break;
-            case DataType.Double: SoftmaxKernels.Softmax(x.ReadOnlySpan<double>(), y.Span<double>(), outer, n, inner, _log); break;
+            case DataType.Float: Run((float[])x.Buffer, (float[])y.Buffer, outer, n, inner, ctx.Threads); break;
+            case DataType.Double: Run((double[])x.Buffer, (double[])y.Buffer, outer, n, inner, ctx.Threads); break;
             case DataType.Float16:
             case DataType.BFloat16:
             {
@@ -66,6 +66,24 @@ public sealed class Softmax : SoftmaxLike
             }
             default: throw ctx.Error($"does not support element type {x.ElementType.OnnxName()}");
         }
+    }
+
+    /// <summary>Runs the kernel over slabs of the outer dimension on up to <paramref name="threads"/> threads.</summary>
+    private void Run<T>(T[] x, T[] y, int outer, int n, int inner, int threads) where T : struct, IFloatingPointIeee754<T>
+    {
+        int block = n * inner;
+        int chunks = Math.Min(ReduceKernels.Chunks((long)outer * block, threads), Math.Max(outer, 1));
+        if (chunks <= 1)
+        {
+            SoftmaxKernels.Softmax<T>(x.AsSpan(0, outer * block), y.AsSpan(0, outer * block), outer, n, inner, _log);
+            return;
+        }
+        bool log = _log;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        {
+            int s = (int)((long)outer * c / chunks), e = (int)((long)outer * (c + 1) / chunks);
+            SoftmaxKernels.Softmax<T>(x.AsSpan(s * block, (e - s) * block), y.AsSpan(s * block, (e - s) * block), e - s, n, inner, log);
+        });
     }
 }
 
