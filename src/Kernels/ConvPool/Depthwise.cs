@@ -1,0 +1,54 @@
+using NetOnnx.Kernels.Gemm;
+
+namespace NetOnnx.Kernels.ConvPool;
+
+/// <summary>
+/// Direct convolution for groups with one input channel each (depthwise): a GEMM per channel would have a
+/// single row, so instead each kernel tap adds a scaled, shifted input row into the output rows.
+/// </summary>
+public static class Depthwise
+{
+    /// <summary>
+    /// y[oc] = bias[oc] + sum_k w[oc, k] * x[oc / multiplier] shifted by tap k, for output channels
+    /// [oc0, oc1) of one image. x holds the image's input channels, y its output channels.
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
+        ConvGeometry g, Span<float> y, int oc0, int oc1)
+    {
+        int inSize = g.InSize, outSize = g.OutSize, kSize = g.KernelSize;
+        int OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
+        int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            var plane = x.Slice(oc / multiplier * inSize, inSize);
+            var dst = y.Slice(oc * outSize, outSize);
+            dst.Fill(bias.IsEmpty ? 0f : bias[oc]);
+            var wk = w.Slice(oc * kSize, kSize);
+            int tap = 0;
+            for (int kd = 0; kd < g.Kernel[0]; kd++)
+            for (int kh = 0; kh < g.Kernel[1]; kh++)
+            for (int kw = 0; kw < g.Kernel[2]; kw++, tap++)
+            {
+                float wv = wk[tap];
+                g.ValidRange(0, kd, out int d0, out int d1);
+                g.ValidRange(1, kh, out int h0, out int h1);
+                g.ValidRange(2, kw, out int w0, out int w1);
+                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
+                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
+                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+                for (int od = d0; od < d1; od++)
+                {
+                    int id = od * sd + dShift;
+                    for (int oh = h0; oh < h1; oh++)
+                    {
+                        int ih = oh * sh + hShift;
+                        var srow = plane.Slice((id * IH + ih) * IW, IW);
+                        var drow = dst.Slice((od * OH + oh) * OW, OW);
+                        if (sw == 1) Sgemm.Axpy(wv, srow.Slice(w0 + wShift, w1 - w0), drow[w0..w1]);
+                        else for (int ow = w0; ow < w1; ow++) drow[ow] += wv * srow[ow * sw + wShift];
+                    }
+                }
+            }
+        }
+    }
+}

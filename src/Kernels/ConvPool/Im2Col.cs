@@ -1,0 +1,91 @@
+namespace NetOnnx.Kernels.ConvPool;
+
+/// <summary>
+/// Unfolds image patches into a (channels*kernel) x outputs matrix so a convolution becomes one GEMM, and
+/// folds such a matrix back with accumulation (for transposed convolution).
+/// </summary>
+public static class Im2Col
+{
+    /// <summary>col[(c*K + k), o] = x[c, o*stride + k*dilation - pad] or 0 outside the image.</summary>
+    public static void Unfold(ReadOnlySpan<float> x, int channels, ConvGeometry g, Span<float> col)
+    {
+        int inSize = g.InSize, outSize = g.OutSize;
+        int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2];
+        int ID = g.In[0], IH = g.In[1], IW = g.In[2];
+        int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        int row = 0;
+        for (int c = 0; c < channels; c++)
+        {
+            var plane = x.Slice(c * inSize, inSize);
+            for (int kd = 0; kd < g.Kernel[0]; kd++)
+            for (int kh = 0; kh < g.Kernel[1]; kh++)
+            for (int kw = 0; kw < g.Kernel[2]; kw++, row++)
+            {
+                var dst = col.Slice(row * outSize, outSize);
+                g.ValidRange(0, kd, out int d0, out int d1);
+                g.ValidRange(1, kh, out int h0, out int h1);
+                g.ValidRange(2, kw, out int w0, out int w1);
+                if (d0 >= d1 || h0 >= h1 || w0 >= w1) { dst.Clear(); continue; }
+                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
+                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
+                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+                for (int od = 0; od < OD; od++)
+                {
+                    var dplane = dst.Slice(od * OH * OW, OH * OW);
+                    if (od < d0 || od >= d1) { dplane.Clear(); continue; }
+                    int id = od * sd + dShift;
+                    for (int oh = 0; oh < OH; oh++)
+                    {
+                        var drow = dplane.Slice(oh * OW, OW);
+                        if (oh < h0 || oh >= h1) { drow.Clear(); continue; }
+                        int ih = oh * sh + hShift;
+                        var srow = plane.Slice((id * IH + ih) * IW, IW);
+                        drow[..w0].Clear();
+                        if (sw == 1) srow.Slice(w0 + wShift, w1 - w0).CopyTo(drow[w0..w1]);
+                        else for (int ow = w0; ow < w1; ow++) drow[ow] = srow[ow * sw + wShift];
+                        drow[w1..].Clear();
+                    }
+                }
+            }
+        }
+        _ = ID;
+    }
+
+    /// <summary>The adjoint of <see cref="Unfold"/>: x[c, o*stride + k*dilation - pad] += col[(c*K + k), o].</summary>
+    public static void FoldAdd(ReadOnlySpan<float> col, int channels, ConvGeometry g, Span<float> x)
+    {
+        int inSize = g.InSize, outSize = g.OutSize;
+        int OH = g.Out[1], OW = g.Out[2];
+        int IH = g.In[1], IW = g.In[2];
+        int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        int row = 0;
+        for (int c = 0; c < channels; c++)
+        {
+            var plane = x.Slice(c * inSize, inSize);
+            for (int kd = 0; kd < g.Kernel[0]; kd++)
+            for (int kh = 0; kh < g.Kernel[1]; kh++)
+            for (int kw = 0; kw < g.Kernel[2]; kw++, row++)
+            {
+                var src = col.Slice(row * outSize, outSize);
+                g.ValidRange(0, kd, out int d0, out int d1);
+                g.ValidRange(1, kh, out int h0, out int h1);
+                g.ValidRange(2, kw, out int w0, out int w1);
+                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
+                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
+                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+                for (int od = d0; od < d1; od++)
+                {
+                    int id = od * sd + dShift;
+                    for (int oh = h0; oh < h1; oh++)
+                    {
+                        int ih = oh * sh + hShift;
+                        var xrow = plane.Slice((id * IH + ih) * IW, IW);
+                        var srow = src.Slice((od * OH + oh) * OW, OW);
+                        if (sw == 1) Gemm.Sgemm.Axpy(1f, srow[w0..w1], xrow.Slice(w0 + wShift, w1 - w0));
+                        else for (int ow = w0; ow < w1; ow++) xrow[ow * sw + wShift] += srow[ow];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using NetOnnx.Kernels;
+using NetOnnx.Kernels.ConvPool;
+using NetOnnx.Kernels.Gemm;
+using NetOnnx.Runtime.Operators.Linalg;
+
+namespace NetOnnx.Runtime.Operators.ConvPool;
+
+/// <summary>
+/// Conv (1-D to 3-D, groups, strides, dilations, pads, auto_pad, bias). Each image and group is one SGEMM,
+/// weights (M/g x C/g*k) times the im2col matrix of the input; 1x1 stride-1 unpadded convolutions use the
+/// input directly. Constant weights are packed once here. Depthwise groups use a direct kernel.
+/// float16/bfloat16/double run through the float path.
+/// </summary>
+[OpKernel("Conv", 1)]
+public sealed class Conv : OpKernel
+{
+    private readonly WindowAttributes _attrs;
+    private readonly int _group;
+    /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
+    private readonly PackedA[]? _packed;
+    private readonly Tensor? _packedFrom;
+
+    public Conv(KernelInfo info)
+    {
+        _attrs = new WindowAttributes(info, kernelRequired: false);
+        long g = info.GetInt("group", 1);
+        if (g < 1 || g > int.MaxValue) throw info.Error($"group {g} must be positive");
+        _group = (int)g;
+        if (info.ConstantInput(1) is { ElementType: DataType.Float, Rank: >= 3 } w && w.Shape[0] % _group == 0 && w.Shape[1] > 0)
+        {
+            int mg = w.Shape[0] / _group, kg = w.Length / Math.Max(1, w.Shape[0]);
+            // Depthwise weights are read directly; GEMM layout only helps when a group has several input channels.
+            if (w.Shape[1] != 1 || _group == 1)
+            {
+                _packed = new PackedA[_group];
+                var ws = w.ReadOnlySpan<float>();
+                for (int i = 0; i < _group; i++) _packed[i] = Sgemm.Pack(false, mg, kg, ws.Slice(i * mg * kg, mg * kg), kg);
+                _packedFrom = w;
+            }
+        }
+    }
+
+    public override void Compute(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var w = ctx.Input(1);
+        var b = ctx.OptionalInput(2);
+        if (x.Rank < 3) throw ctx.Error($"X must be [N, C, spatial...], got {ShapeMath.Format(x.Shape)}");
+        if (w.Rank != x.Rank) throw ctx.Error($"W {ShapeMath.Format(w.Shape)} must have the rank of X {ShapeMath.Format(x.Shape)}");
+        if (w.ElementType != x.ElementType) throw ctx.Error("X and W must have the same element type");
+        int n = x.Shape[0], c = x.Shape[1], m = w.Shape[0], g = _group;
+        if (c != w.Shape[1] * g) throw ctx.Error($"X has {c} channels but W {ShapeMath.Format(w.Shape)} with group {g} expects {w.Shape[1] * g}");
+        if (m % g != 0) throw ctx.Error($"{m} output channels are not divisible by group {g}");
+        if (b is not null && (b.Rank != 1 || b.Shape[0] != m)) throw ctx.Error($"B must be [{m}], got {ShapeMath.Format(b.Shape)}");
+        var kernel = w.Shape[2..];
+        if (_attrs.KernelShape is { } ks && !ks.SequenceEqual(kernel.Select(v => (long)v)))
+            throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(w.Shape)}");
+        var geo = _attrs.Geometry(ctx, x.Shape, kernel);
+        int[] yShape = [n, m, .. geo.OutShape];
+        var y = ctx.OutputUninitialized(0, x.ElementType, yShape);
+        if (y.Length == 0) return;
+        if (x.ElementType == DataType.Float)
+        {
+            Run((float[])x.Buffer, (float[])w.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
+                ReferenceEquals(w, _packedFrom) ? _packed : null, ctx.Threads);
+        }
+        else if (x.ElementType is DataType.Float16 or DataType.BFloat16 or DataType.Double)
+        {
+            var yf = new float[y.Length];
+            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, null, ctx.Threads);
+            FloatData.Write(yf, y);
+        }
+        else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
+    }
+
+    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads)
+    {
+        int g = _group, cg = c / g, mg = m / g;
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
+        if (cg == 1 && g > 1)
+        {
+            // Depthwise: channels are independent, so split them across threads.
+            long work = (long)m * outSize * kSize;
+            int parts = (int)Math.Clamp(work / (1 << 18), 1, Math.Max(1, threads));
+            for (int img = 0; img < n; img++)
+            {
+                var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
+                var yi = new Memory<float>(y, img * m * outSize, m * outSize);
+                if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m);
+                else
+                    Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+                        Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+            }
+            return;
+        }
+        bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);
+        float[]? col = direct ? null : System.Buffers.ArrayPool<float>.Shared.Rent(kg * outSize);
+        try
+        {
+            for (int img = 0; img < n; img++)
+            {
+                for (int gi = 0; gi < g; gi++)
+                {
+                    var xg = x.AsSpan((img * c + gi * cg) * inSize, cg * inSize);
+                    ReadOnlySpan<float> bmat = xg;
+                    if (!direct)
+                    {
+                        Im2Col.Unfold(xg, cg, geo, col);
+                        bmat = col.AsSpan(0, kg * outSize);
+                    }
+                    var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    float beta = 0f;
+                    if (bias is not null)
+                    {
+                        for (int oc = 0; oc < mg; oc++) yg.Slice(oc * outSize, outSize).Fill(bias[gi * mg + oc]);
+                        beta = 1f;
+                    }
+                    if (packed is not null) Sgemm.Multiply(packed[gi], false, outSize, 1f, bmat, outSize, beta, yg, outSize, threads);
+                    else Sgemm.Multiply(false, false, mg, outSize, kg, 1f, w.AsSpan(gi * mg * kg, mg * kg), kg, bmat, outSize, beta, yg, outSize, threads);
+                }
+            }
+        }
+        finally
+        {
+            if (col is not null) System.Buffers.ArrayPool<float>.Shared.Return(col);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.Numerics;
+using NetOnnx.Kernels;
+using NetOnnx.Kernels.Gemm;
+
+namespace NetOnnx.Runtime.Operators.Linalg;
+
+/// <summary>
+/// Gemm: Y = alpha*op(A)*op(B) + beta*C with C broadcast to (M, N). Before opset 7 C broadcasts only when
+/// the broadcast attribute is set; models exported then rely on it, so a mismatched C without it is an error.
+/// </summary>
+[OpKernel("Gemm", 1)]
+public sealed class Gemm : OpKernel
+{
+    private readonly bool _transA, _transB, _legacyNoBroadcast;
+    private readonly float _alpha, _beta;
+
+    public Gemm(KernelInfo info)
+    {
+        _transA = info.GetInt("transA", 0) != 0;
+        _transB = info.GetInt("transB", 0) != 0;
+        _alpha = info.GetFloat("alpha", 1f);
+        _beta = info.GetFloat("beta", 1f);
+        _legacyNoBroadcast = info.OpsetVersion < 7 && info.GetInt("broadcast", 0) == 0;
+    }
+
+    public override void Compute(KernelContext ctx)
+    {
+        var a = ctx.Input(0);
+        var b = ctx.Input(1);
+        var c = ctx.OptionalInput(2);
+        if (a.Rank != 2 || b.Rank != 2)
+            throw ctx.Error($"A and B must be 2-D, got {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(b.Shape)}");
+        if (a.ElementType != b.ElementType || c is not null && c.ElementType != a.ElementType)
+            throw ctx.Error("A, B and C must have the same element type");
+        int m = _transA ? a.Shape[1] : a.Shape[0], k = _transA ? a.Shape[0] : a.Shape[1];
+        int kb = _transB ? b.Shape[1] : b.Shape[0], n = _transB ? b.Shape[0] : b.Shape[1];
+        if (k != kb)
+            throw ctx.Error($"inner dimensions differ: op(A) is {m}x{k}, op(B) is {kb}x{n}");
+        bool useC = c is not null && _beta != 0;
+        if (c is not null)
+        {
+            bool ok = c.Rank <= 2 && (c.Rank < 2 || c.Shape[0] == m || c.Shape[0] == 1) && (c.Rank < 1 || c.Shape[^1] == n || c.Shape[^1] == 1);
+            if (!ok || _legacyNoBroadcast && !(c.Rank == 2 && c.Shape[0] == m && c.Shape[1] == n) && c.Length != 1)
+                throw ctx.Error($"C of shape {ShapeMath.Format(c.Shape)} cannot be broadcast to ({m}, {n})");
+        }
+        var y = ctx.OutputUninitialized(0, a.ElementType, [m, n]);
+        if (y.Length == 0) return;
+        int lda = a.Shape[1], ldb = b.Shape[1];
+        switch (a.ElementType)
+        {
+            case DataType.Float:
+            {
+                var ys = y.Span<float>();
+                if (useC) FillC(c!.ReadOnlySpan<float>(), c.Shape, ys, m, n);
+                Sgemm.Multiply(_transA, _transB, m, n, k, _alpha, a.ReadOnlySpan<float>(), lda, b.ReadOnlySpan<float>(), ldb,
+                    useC ? _beta : 0f, ys, n, ctx.Threads);
+                break;
+            }
+            case DataType.Float16 or DataType.BFloat16:
+            {
+                var yf = new float[m * n];
+                if (useC) FillC<float>(FloatData.Read(c!).AsSpan(0, c!.Length), c.Shape, yf, m, n);
+                Sgemm.Multiply(_transA, _transB, m, n, k, _alpha, FloatData.Read(a), lda, FloatData.Read(b), ldb,
+                    useC ? _beta : 0f, yf, n, ctx.Threads);
+                FloatData.Write(yf, y);
+                break;
+            }
+            case DataType.Double: Generic<double>(a, b, c, y, m, n, k, useC); break;
+            case DataType.Int32: Generic<int>(a, b, c, y, m, n, k, useC); break;
+            case DataType.Int64: Generic<long>(a, b, c, y, m, n, k, useC); break;
+            case DataType.UInt32: Generic<uint>(a, b, c, y, m, n, k, useC); break;
+            case DataType.UInt64: Generic<ulong>(a, b, c, y, m, n, k, useC); break;
+            default: throw ctx.Error($"element type {a.ElementType.OnnxName()} is not supported");
+        }
+    }
+
+    private void Generic<T>(Tensor a, Tensor b, Tensor? c, Tensor y, int m, int n, int k, bool useC) where T : INumber<T>
+    {
+        var ys = y.Span<T>();
+        if (useC) FillC(c!.ReadOnlySpan<T>(), c.Shape, ys, m, n);
+        NaiveGemm.Multiply(_transA, _transB, m, n, k, T.CreateTruncating(_alpha), a.ReadOnlySpan<T>(), a.Shape[1],
+            b.ReadOnlySpan<T>(), b.Shape[1], useC ? T.CreateTruncating(_beta) : T.Zero, ys, n);
+    }
+
+    /// <summary>Copies C, broadcast unidirectionally, into every row and column of Y.</summary>
+    private static void FillC<T>(ReadOnlySpan<T> c, int[] shape, Span<T> y, int m, int n)
+    {
+        int rows = shape.Length == 2 ? shape[0] : 1;
+        int cols = shape.Length >= 1 ? shape[^1] : 1;
+        for (int i = 0; i < m; i++)
+        {
+            var row = y.Slice(i * n, n);
+            var src = c.Slice((rows == 1 ? 0 : i) * cols, cols);
+            if (cols == n) src.CopyTo(row);
+            else row.Fill(src[0]);
+        }
+    }
+}
