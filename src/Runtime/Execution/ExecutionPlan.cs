@@ -29,6 +29,8 @@ public sealed class ExecutionPlan
     /// <summary>Values this graph reads from enclosing graphs (subgraphs only), with their slots here.</summary>
     public required string[] OuterNames { get; init; }
     public required int[] OuterSlots { get; init; }
+    /// <summary>Distinct output slots computed by nodes: the frame holds a reference to them until the run ends.</summary>
+    public int[] ProducedOutputSlots { get; init; } = [];
     /// <summary>Peak bytes of intermediate buffers as planned from inferred shapes (lower bound where shapes are unknown).</summary>
     public long PlannedPeakBytes { get; set; }
     /// <summary>Bytes all intermediates would take without any reuse, for comparison.</summary>

@@ -80,6 +80,13 @@ internal static class Executor
 
         var outs = new object?[plan.OutputSlots.Length];
         for (int i = 0; i < outs.Length; i++) outs[i] = values[plan.OutputSlots[i]];
+        if (parent is not null)
+        {
+            // A subgraph's caller gets one reference per output (it releases them when done), and the frame,
+            // which dies here, drops its own: buffers then live exactly as long as the caller needs them.
+            foreach (var o in outs) run.Pool.AddRef(o);
+            foreach (int s in plan.ProducedOutputSlots) run.Pool.Release(values[s]);
+        }
         return outs;
     }
 

@@ -66,9 +66,31 @@ public sealed class KernelContext
         _frame.Values[slot] = value;
     }
 
-    /// <summary>Runs a compiled subgraph with the given inputs; outer-scope names resolve through this run.</summary>
-    public object?[] RunSubgraph(ExecutionPlan plan, IReadOnlyList<object?> inputs) =>
-        Executor.Run(plan, inputs, _frame, _frame.Run);
+    /// <summary>
+    /// Runs a compiled subgraph with the given inputs; outer-scope names resolve through this run. The caller
+    /// holds one reference to each returned value and must <see cref="Release"/> it when done (after SetOutput
+    /// if it passes it on, which takes its own reference).
+    /// </summary>
+    public object?[] RunSubgraph(ExecutionPlan plan, IReadOnlyList<object?> inputs)
+    {
+        if (inputs.Count != plan.InputSlots.Length)
+            throw Error($"subgraph '{plan.Graph.Name}' takes {plan.InputSlots.Length} inputs, {inputs.Count} given");
+        return Executor.Run(plan, inputs, _frame, _frame.Run);
+    }
+
+    /// <summary>Takes a reference to a value (tensor, sequence, optional) so its buffers outlive its slot.</summary>
+    public void AddRef(object? value) => _frame.Pool.AddRef(value);
+
+    /// <summary>Drops a reference taken by <see cref="AddRef"/> or returned by <see cref="RunSubgraph"/>.</summary>
+    public void Release(object? value) => _frame.Pool.Release(value);
+
+    /// <summary>A fresh pooled buffer wrapped as a tensor that is not (yet) any output; release it or SetOutput it.</summary>
+    public Tensor Allocate(DataType type, int[] shape)
+    {
+        var t = new Tensor(type, shape, _frame.Pool.Rent(type, Kernels.ShapeMath.Size(shape)));
+        _frame.Pool.AddRef(t);
+        return t;
+    }
 
     /// <summary>An error naming this node, for invalid inputs found at run time.</summary>
     public InferenceException Error(string problem) => new($"{Node.Describe()}: {problem}", Node.Name);

@@ -91,6 +91,7 @@ public sealed class Planner
             Steps = steps.ToArray(),
             OuterNames = outerNames.ToArray(),
             OuterSlots = outerNames.Select(n => slotOf[n]).ToArray(),
+            ProducedOutputSlots = outputSlots.Distinct().Where(s => producedBy[s] >= 0).ToArray(),
         };
         MemoryPlanner.Estimate(plan);
         return plan;

@@ -66,14 +66,13 @@ public sealed class Session : IDisposable
             _profiles.Enqueue(new RunProfile(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, timings));
 
         var result = new Dictionary<string, object>(StringComparer.Ordinal);
+        var handedOut = new HashSet<Array>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < graph.Outputs.Count; i++)
         {
             var name = graph.Outputs[i].Name;
             if (outputNames is not null && !outputNames.Contains(name)) continue;
             var v = outs[i] ?? throw new InferenceException($"output '{name}' was not computed");
-            // Hand out copies of constants and of the caller's own inputs, so nobody can alter the model.
-            if (v is Tensor t && !run.Pool.Owns(t.Buffer)) v = t.Clone();
-            result[name] = v;
+            result[name] = Detach(v, run.Pool, handedOut);
         }
         return result;
     }
@@ -81,6 +80,23 @@ public sealed class Session : IDisposable
     /// <summary>Convenience for tensor-only models.</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) =>
         Run(inputs.ToDictionary(kv => kv.Key, kv => (object)kv.Value)).ToDictionary(kv => kv.Key, kv => (Tensor)kv.Value);
+
+    /// <summary>
+    /// The value as handed to the caller: copies of constants and of the caller's own inputs (also inside
+    /// sequences and optionals), so nobody can alter the model, and of buffers already handed out in another
+    /// output, so outputs never alias each other.
+    /// </summary>
+    private static object Detach(object v, BufferPool pool, HashSet<Array> handedOut)
+    {
+        Tensor Own(Tensor t) => pool.Owns(t.Buffer) && handedOut.Add(t.Buffer) ? t : t.Clone();
+        return v switch
+        {
+            Tensor t => Own(t),
+            TensorSequence s => new TensorSequence(s.ElementType, s.Items.Select(Own)),
+            OptionalValue { Value: { } inner } o => new OptionalValue(o.Type, Detach(inner, pool, handedOut)),
+            _ => v,
+        };
+    }
 
     private static void Validate(ValueInfo info, object v)
     {
