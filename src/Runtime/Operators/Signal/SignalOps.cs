@@ -149,20 +149,25 @@ public sealed class Dft : OpKernel
             n = (int)l;
         }
         bool complexIn = x.Shape[^1] == 2;
-        int outLen = _onesided ? n / 2 + 1 : n;
+        // Inverse + onesided is the inverse real FFT: the input holds bins 0..n/2 of a Hermitian spectrum
+        // (n defaults to 2*(bins-1)) and the output is the real signal of length n.
+        bool irfft = _inverse && _onesided;
+        if (irfft && ctx.OptionalInput(1) is null) n = Math.Max(1, 2 * (inLen - 1));
+        int outLen = _onesided && !irfft ? n / 2 + 1 : n;
+        int outComp = irfft ? 1 : 2;
         var outShape = (int[])x.Shape.Clone();
         outShape[ax] = outLen;
-        outShape[^1] = 2;
+        outShape[^1] = outComp;
 
         var data = SeqTensorData.Read<double>(x);
         int outer = 1, inner = 1;
         for (int i = 0; i < ax; i++) outer *= x.Shape[i];
         for (int i = ax + 1; i < rank - 1; i++) inner *= x.Shape[i];
         int comp = x.Shape[^1];
-        var result = new double[outer * outLen * inner * 2];
+        var result = new double[outer * outLen * inner * outComp];
         var re = new double[n];
         var im = new double[n];
-        int copy = Math.Min(n, inLen);
+        int copy = Math.Min(irfft ? n / 2 + 1 : n, inLen);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < inner; j++)
             {
@@ -173,13 +178,16 @@ public sealed class Dft : OpKernel
                     re[t] = data[src];
                     if (complexIn) im[t] = data[src + 1];
                 }
+                if (irfft)
+                    for (int k = 1; k < copy; k++)
+                        if (n - k >= copy) { re[n - k] = re[k]; im[n - k] = -im[k]; }
                 Fft.Transform(re, im, _inverse);
                 double scale = _inverse ? 1.0 / n : 1.0;
                 for (int k = 0; k < outLen; k++)
                 {
-                    int dst = ((o * outLen + k) * inner + j) * 2;
+                    int dst = ((o * outLen + k) * inner + j) * outComp;
                     result[dst] = re[k] * scale;
-                    result[dst + 1] = im[k] * scale;
+                    if (outComp == 2) result[dst + 1] = im[k] * scale;
                 }
             }
         SeqTensorData.Write<double>(ctx.OutputUninitialized(0, x.ElementType, outShape), result);
