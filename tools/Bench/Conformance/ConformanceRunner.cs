@@ -40,6 +40,7 @@ public static class ConformanceRunner
         {
             var model = OnnxModelLoader.Load(Path.Combine(dir, "model.onnx"));
             ops.AddRange(model.Graph.Nodes.Select(n => n.Domain.Length == 0 ? n.OpType : $"{n.Domain}.{n.OpType}").Distinct());
+            var random = RandomOutputs(model.Graph, out bool seeded);
             var session = new InferenceSession(model, options ?? new SessionOptions { IntraOpThreads = 1 });
             var sets = Directory.GetDirectories(dir, "test_data_set_*").OrderBy(d => d, StringComparer.Ordinal).ToList();
             if (sets.Count == 0) return new TestOutcome(suite, name, false, "no test_data_set folders", ops, sw.Elapsed.TotalMilliseconds);
@@ -51,6 +52,17 @@ public static class ConformanceRunner
                 foreach (var (outName, value) in expected)
                 {
                     if (!actual.TryGetValue(outName, out var got)) return new TestOutcome(suite, name, false, $"output '{outName}' missing", ops, sw.Elapsed.TotalMilliseconds);
+                    if (random.Contains(outName))
+                    {
+                        // Random values cannot match another runtime's generator: check shape, type and, with a
+                        // seed, that a second run reproduces the first.
+                        string? why2 = TensorComparer.CompareShapeAndType(value, got);
+                        if (why2 is null && seeded && TensorComparer.Compare(got, session.Run(inputs)[outName], 0, 0) is { } rerun)
+                            why2 = $"a second run with the same seed differs: {rerun}";
+                        if (why2 is not null)
+                            return new TestOutcome(suite, name, false, $"{Path.GetFileName(set)} random output '{outName}': {why2}", ops, sw.Elapsed.TotalMilliseconds);
+                        continue;
+                    }
                     if (TensorComparer.Compare(value, got, rtol, atol) is { } why)
                         return new TestOutcome(suite, name, false, $"{Path.GetFileName(set)} output '{outName}': {why}", ops, sw.Elapsed.TotalMilliseconds);
                 }
@@ -64,6 +76,26 @@ public static class ConformanceRunner
             if (kind == "crash") msg = $"{e.GetType().Name}: {msg}";
             return new TestOutcome(suite, name, false, $"{kind}: {msg}", ops, sw.Elapsed.TotalMilliseconds);
         }
+    }
+
+    private static readonly HashSet<string> s_randomOps = new(StringComparer.Ordinal)
+    {
+        "RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Multinomial", "Bernoulli",
+    };
+
+    /// <summary>Graph outputs whose values depend on a random op; <paramref name="seeded"/> when every such op has a seed.</summary>
+    public static HashSet<string> RandomOutputs(Graph graph, out bool seeded)
+    {
+        var tainted = new HashSet<string>(StringComparer.Ordinal);
+        seeded = true;
+        foreach (var n in graph.Nodes)
+        {
+            bool isRandom = n.Domain.Length == 0 && s_randomOps.Contains(n.OpType);
+            if (isRandom && !n.HasAttr("seed")) seeded = false;
+            if (isRandom || n.Inputs.Any(tainted.Contains))
+                foreach (var o in n.Outputs) if (o.Length > 0) tainted.Add(o);
+        }
+        return graph.Outputs.Select(o => o.Name).Where(tainted.Contains).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>Reads input_K.pb files; matched to graph inputs by tensor name, else by position.</summary>

@@ -39,6 +39,15 @@ public static class TensorComparer
 
     private static string Describe(object? v) => v?.ToString() ?? "nothing";
 
+    /// <summary>Checks only that two values are tensors of the same element type and shape.</summary>
+    public static string? CompareShapeAndType(object? expected, object? actual)
+    {
+        if (expected is not Tensor e || actual is not Tensor a) return $"expected a tensor, got {actual?.GetType().Name ?? "nothing"}";
+        if (e.ElementType != a.ElementType) return $"element type {a.ElementType.OnnxName()}, expected {e.ElementType.OnnxName()}";
+        if (!e.Shape.AsSpan().SequenceEqual(a.Shape)) return $"shape {Kernels.ShapeMath.Format(a.Shape)}, expected {Kernels.ShapeMath.Format(e.Shape)}";
+        return null;
+    }
+
     public static string? CompareTensors(Tensor e, Tensor a, double rtol, double atol)
     {
         if (e.ElementType != a.ElementType) return $"element type {a.ElementType.OnnxName()}, expected {e.ElementType.OnnxName()}";
