@@ -240,4 +240,41 @@ public class ConversionTests
                         Assert.Equal(acc, y[((n * M + oc) * OH + oh) * OW + ow]);
                     }
     }
+
+    [Fact]
+    public void VectorHalfConversionsMatchScalar()
+    {
+        var halves = new Half[65536];
+        for (int i = 0; i < halves.Length; i++) halves[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var f = new float[halves.Length];
+        HalfConversion.HalfToFloat(halves, f);
+        for (int i = 0; i < halves.Length; i++)
+        {
+            float want = (float)halves[i];
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(f[i]));
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(want), BitConverter.SingleToUInt32Bits(f[i]));
+        }
+        // A sweep over float bit patterns, dense near the half range boundaries and midpoints.
+        var xs = new List<float>();
+        for (long b = 0; b <= uint.MaxValue; b += 4099) xs.Add(BitConverter.UInt32BitsToSingle((uint)b));
+        for (uint b = 0x33000000; b < 0x33800000; b += 7) xs.Add(BitConverter.UInt32BitsToSingle(b));
+        for (int i = 0; i < 65536; i++)
+        {
+            float v = (float)halves[i];
+            if (!float.IsFinite(v)) continue;
+            xs.Add(v); xs.Add(MathF.BitIncrement(v)); xs.Add(MathF.BitDecrement(v));
+            float next = (float)BitConverter.UInt16BitsToHalf((ushort)(i + 1));
+            if (float.IsFinite(next)) xs.Add((v + next) / 2);
+        }
+        xs.AddRange([65504f, 65519.99f, 65520f, 65536f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f]);
+        var src = xs.ToArray();
+        var got = new Half[src.Length];
+        HalfConversion.FloatToHalf(src, got);
+        for (int i = 0; i < src.Length; i++)
+        {
+            Half want = (Half)src[i];
+            if (Half.IsNaN(want)) Assert.True(Half.IsNaN(got[i]));
+            else Assert.True(BitConverter.HalfToUInt16Bits(want) == BitConverter.HalfToUInt16Bits(got[i]), $"{src[i]:R}: want {BitConverter.HalfToUInt16Bits(want):X4} got {BitConverter.HalfToUInt16Bits(got[i]):X4}");
+        }
+    }
 }

@@ -147,6 +147,16 @@ public static class ElementConverter
                 for (int i = 0; i < s.Length; i++) d[i] = TD.CreateTruncating(long.CreateSaturating(s[i]));
             return;
         }
+        if (typeof(TS) == typeof(float) && typeof(TD) == typeof(Half))
+        {
+            HalfConversion.FloatToHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<TS, float>(s), System.Runtime.InteropServices.MemoryMarshal.Cast<TD, Half>(d));
+            return;
+        }
+        if (typeof(TS) == typeof(Half) && typeof(TD) == typeof(float))
+        {
+            HalfConversion.HalfToFloat(System.Runtime.InteropServices.MemoryMarshal.Cast<TS, Half>(s), System.Runtime.InteropServices.MemoryMarshal.Cast<TD, float>(d));
+            return;
+        }
         if (typeof(TS) == typeof(float) && typeof(TD) == typeof(double))
         {
             var sf = System.Runtime.InteropServices.MemoryMarshal.Cast<TS, float>(s);
