@@ -277,4 +277,24 @@ public class ConversionTests
             else Assert.True(BitConverter.HalfToUInt16Bits(want) == BitConverter.HalfToUInt16Bits(got[i]), $"{src[i]:R}: want {BitConverter.HalfToUInt16Bits(want):X4} got {BitConverter.HalfToUInt16Bits(got[i]):X4}");
         }
     }
+
+    [Fact]
+    public void VectorQuantizeMatchesScalar()
+    {
+        var rnd = new Random(11);
+        var x = Enumerable.Range(0, 1000).Select(i => i % 7 == 0 ? (i - 500) * 0.25f : (float)(rnd.NextDouble() * 400 - 200)).ToArray();
+        x[3] = float.NaN; x[4] = float.PositiveInfinity; x[5] = float.NegativeInfinity;
+        var u = new byte[x.Length];
+        var s = new sbyte[x.Length];
+        var h = new short[x.Length];
+        QuantizeKernels.Quantize<byte>(x, 0.75f, 100f, 0, 255, u);
+        QuantizeKernels.Quantize<sbyte>(x, 0.75f, -3f, -128, 127, s);
+        QuantizeKernels.Quantize<short>(x, 0.01f, 7f, -32768, 32767, h);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.75f, 100f, 0, 255), u[i]);
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.75f, -3f, -128, 127), s[i]);
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.01f, 7f, -32768, 32767), h[i]);
+        }
+    }
 }
