@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NetOnnx.Kernels.Quantization;
@@ -15,7 +16,28 @@ public static class QuantizeKernels
         where TOut : unmanaged, INumberBase<TOut>
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
+        if (Vector256.IsHardwareAccelerated && (typeof(TOut) == typeof(byte) || typeof(TOut) == typeof(sbyte)))
+        {
+            // 32 floats -> four int vectors -> two short vectors -> one byte vector. Values are already
+            // clamped to the output range, so the truncating narrows are exact.
+            var vs = Vector256.Create(scale);
+            var vz = Vector256.Create(zeroPoint);
+            var vlo = Vector256.Create(qmin);
+            var vhi = Vector256.Create(qmax);
+            var yb = MemoryMarshal.Cast<TOut, byte>(y);
+            int n = Vector256<float>.Count;
+            for (; i <= x.Length - 4 * n; i += 4 * n)
+            {
+                var q0 = Vector256.ConvertToInt32(Clamp(Vector256.Round(Vector256.Create(x.Slice(i, n)) / vs) + vz, vlo, vhi));
+                var q1 = Vector256.ConvertToInt32(Clamp(Vector256.Round(Vector256.Create(x.Slice(i + n, n)) / vs) + vz, vlo, vhi));
+                var q2 = Vector256.ConvertToInt32(Clamp(Vector256.Round(Vector256.Create(x.Slice(i + 2 * n, n)) / vs) + vz, vlo, vhi));
+                var q3 = Vector256.ConvertToInt32(Clamp(Vector256.Round(Vector256.Create(x.Slice(i + 3 * n, n)) / vs) + vz, vlo, vhi));
+                var s01 = Vector256.Narrow(q0, q1).AsUInt16();
+                var s23 = Vector256.Narrow(q2, q3).AsUInt16();
+                Vector256.Narrow(s01, s23).CopyTo(yb.Slice(i));
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && x.Length - i >= Vector256<float>.Count)
         {
             Span<int> tmp = stackalloc int[Vector256<int>.Count];
             var vs = Vector256.Create(scale);
@@ -24,11 +46,8 @@ public static class QuantizeKernels
             var vhi = Vector256.Create(qmax);
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                var q = Vector256.Round(Vector256.Create(x.Slice(i, Vector256<float>.Count)) / vs) + vz;
-                // Max/Min with NaN: NaN quotients (0/0) land on qmin, a defined value for undefined input.
-                q = Vector256.Min(Vector256.Max(q, vlo), vhi);
-                var qi = Vector256.ConvertToInt32(q);
-                if (typeof(TOut) == typeof(int)) qi.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<TOut, int>(y.Slice(i)));
+                var qi = Vector256.ConvertToInt32(Clamp(Vector256.Round(Vector256.Create(x.Slice(i, Vector256<float>.Count)) / vs) + vz, vlo, vhi));
+                if (typeof(TOut) == typeof(int)) qi.CopyTo(MemoryMarshal.Cast<TOut, int>(y.Slice(i)));
                 else
                 {
                     qi.CopyTo(tmp);
@@ -38,6 +57,11 @@ public static class QuantizeKernels
         }
         for (; i < x.Length; i++) y[i] = TOut.CreateTruncating(QuantizeOne(x[i], scale, zeroPoint, qmin, qmax));
     }
+
+    /// <summary>Clamps to [lo, hi]; NaN (from 0/0 or NaN input) becomes lo, as in the scalar path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Clamp(Vector256<float> q, Vector256<float> lo, Vector256<float> hi) =>
+        Vector256.ConditionalSelect(Vector256.Equals(q, q), Vector256.Min(Vector256.Max(q, lo), hi), lo);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int QuantizeOne(float x, float scale, float zeroPoint, float qmin, float qmax)

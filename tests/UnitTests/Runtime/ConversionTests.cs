@@ -166,4 +166,135 @@ public class ConversionTests
         var r = s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(new[] { 1.9f, -1.9f, 7f }, 3) });
         Assert.Equal(new[] { 1, -1, 7 }, r["y"].ToArray<int>());
     }
+
+    [Fact]
+    public void ParallelPathsMatchSerial()
+    {
+        var rnd = new Random(3);
+        int n = 300_001;
+        var xs = Enumerable.Range(0, n).Select(_ => (float)(rnd.NextDouble() * 2000 - 1000)).ToArray();
+        var x = Tensor.Create(xs, n);
+        foreach (var to in new[] { DataType.Float16, DataType.Int32, DataType.Float8E4M3FN, DataType.BFloat16 })
+        {
+            var a = Tensor.Zeros(to, n);
+            var b = Tensor.Zeros(to, n);
+            ElementConverter.Convert(x, a, threads: 1);
+            ElementConverter.Convert(x, b, threads: 4);
+            Assert.True(a.Bytes().SequenceEqual(b.Bytes()), to.ToString());
+        }
+        int m = 64, k = 150, nn = 400;
+        var A = Enumerable.Range(0, m * k).Select(_ => rnd.Next(-255, 256)).ToArray();
+        var B = Enumerable.Range(0, k * nn).Select(_ => rnd.Next(-255, 256)).ToArray();
+        var c1 = new int[m * nn];
+        var c2 = new int[m * nn + 5];
+        IntegerGemm.Multiply(A, B, c1, m, k, nn);
+        IntegerGemm.Multiply(A, 0, B, 0, c2, 5, m, k, nn, threads: 3);
+        Assert.Equal(c1, c2.AsSpan(5).ToArray());
+    }
+
+    [Fact]
+    public void ConvIntegerMatchesDirectConvolution()
+    {
+        // N=2, C=4, H=7, W=6; M=6 output channels in 2 groups, 3x2 kernel, strides 2x1, dilations 1x2, pads.
+        int N = 2, C = 4, H = 7, W = 6, M = 6, G = 2, KH = 3, KW = 2, SH = 2, SW = 1, DH = 1, DW = 2;
+        int pt = 1, pl = 0, pb = 2, pr = 1;
+        var rnd = new Random(5);
+        var x = Enumerable.Range(0, N * C * H * W).Select(_ => (byte)rnd.Next(256)).ToArray();
+        var w = Enumerable.Range(0, M * (C / G) * KH * KW).Select(_ => (byte)rnd.Next(256)).ToArray();
+        byte xz = 100, wz = 120;
+        var m = new Model();
+        m.Opsets[""] = 10;
+        var g = m.Graph;
+        g.Inputs.Add(new ValueInfo("x", OnnxType.Tensor(DataType.UInt8, Dim.Known(N), Dim.Known(C), Dim.Known(H), Dim.Known(W))));
+        g.Inputs.Add(new ValueInfo("w", OnnxType.Tensor(DataType.UInt8, Dim.Known(M), Dim.Known(C / G), Dim.Known(KH), Dim.Known(KW))));
+        g.Inputs.Add(new ValueInfo("xz", OnnxType.Tensor(DataType.UInt8)));
+        g.Inputs.Add(new ValueInfo("wz", OnnxType.Tensor(DataType.UInt8)));
+        g.Nodes.Add(new Node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], "conv", "",
+            [NodeAttribute.Of("group", (long)G), NodeAttribute.Of("strides", new long[] { SH, SW }),
+             NodeAttribute.Of("dilations", new long[] { DH, DW }), NodeAttribute.Of("pads", new long[] { pt, pl, pb, pr })]));
+        g.Outputs.Add(new ValueInfo("y", OnnxType.Tensor(DataType.Int32, Dim.Unknown, Dim.Unknown, Dim.Unknown, Dim.Unknown)));
+        var s = new Session(m, new SessionOptions { IntraOpThreads = 2 });
+        var r = s.Run(new Dictionary<string, Tensor>
+        {
+            ["x"] = Tensor.Create(x, N, C, H, W), ["w"] = Tensor.Create(w, M, C / G, KH, KW),
+            ["xz"] = Tensor.Scalar(xz), ["wz"] = Tensor.Scalar(wz),
+        })["y"];
+        int OH = (H + pt + pb - (DH * (KH - 1) + 1)) / SH + 1, OW = (W + pl + pr - (DW * (KW - 1) + 1)) / SW + 1;
+        Assert.Equal(new[] { N, M, OH, OW }, r.Shape);
+        var y = r.ToArray<int>();
+        int cg = C / G, mg = M / G;
+        for (int n = 0; n < N; n++)
+            for (int oc = 0; oc < M; oc++)
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++)
+                    {
+                        int acc = 0, grp = oc / mg;
+                        for (int ic = 0; ic < cg; ic++)
+                            for (int kh = 0; kh < KH; kh++)
+                                for (int kw = 0; kw < KW; kw++)
+                                {
+                                    int ih = oh * SH - pt + kh * DH, iw = ow * SW - pl + kw * DW;
+                                    int xv = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((n * C + grp * cg + ic) * H + ih) * W + iw] : xz;
+                                    acc += (xv - xz) * (w[((oc * cg + ic) * KH + kh) * KW + kw] - wz);
+                                }
+                        Assert.Equal(acc, y[((n * M + oc) * OH + oh) * OW + ow]);
+                    }
+    }
+
+    [Fact]
+    public void VectorHalfConversionsMatchScalar()
+    {
+        var halves = new Half[65536];
+        for (int i = 0; i < halves.Length; i++) halves[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var f = new float[halves.Length];
+        HalfConversion.HalfToFloat(halves, f);
+        for (int i = 0; i < halves.Length; i++)
+        {
+            float want = (float)halves[i];
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(f[i]));
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(want), BitConverter.SingleToUInt32Bits(f[i]));
+        }
+        // A sweep over float bit patterns, dense near the half range boundaries and midpoints.
+        var xs = new List<float>();
+        for (long b = 0; b <= uint.MaxValue; b += 4099) xs.Add(BitConverter.UInt32BitsToSingle((uint)b));
+        for (uint b = 0x33000000; b < 0x33800000; b += 7) xs.Add(BitConverter.UInt32BitsToSingle(b));
+        for (int i = 0; i < 65536; i++)
+        {
+            float v = (float)halves[i];
+            if (!float.IsFinite(v)) continue;
+            xs.Add(v); xs.Add(MathF.BitIncrement(v)); xs.Add(MathF.BitDecrement(v));
+            float next = (float)BitConverter.UInt16BitsToHalf((ushort)(i + 1));
+            if (float.IsFinite(next)) xs.Add((v + next) / 2);
+        }
+        xs.AddRange([65504f, 65519.99f, 65520f, 65536f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f]);
+        var src = xs.ToArray();
+        var got = new Half[src.Length];
+        HalfConversion.FloatToHalf(src, got);
+        for (int i = 0; i < src.Length; i++)
+        {
+            Half want = (Half)src[i];
+            if (Half.IsNaN(want)) Assert.True(Half.IsNaN(got[i]));
+            else Assert.True(BitConverter.HalfToUInt16Bits(want) == BitConverter.HalfToUInt16Bits(got[i]), $"{src[i]:R}: want {BitConverter.HalfToUInt16Bits(want):X4} got {BitConverter.HalfToUInt16Bits(got[i]):X4}");
+        }
+    }
+
+    [Fact]
+    public void VectorQuantizeMatchesScalar()
+    {
+        var rnd = new Random(11);
+        var x = Enumerable.Range(0, 1000).Select(i => i % 7 == 0 ? (i - 500) * 0.25f : (float)(rnd.NextDouble() * 400 - 200)).ToArray();
+        x[3] = float.NaN; x[4] = float.PositiveInfinity; x[5] = float.NegativeInfinity;
+        var u = new byte[x.Length];
+        var s = new sbyte[x.Length];
+        var h = new short[x.Length];
+        QuantizeKernels.Quantize<byte>(x, 0.75f, 100f, 0, 255, u);
+        QuantizeKernels.Quantize<sbyte>(x, 0.75f, -3f, -128, 127, s);
+        QuantizeKernels.Quantize<short>(x, 0.01f, 7f, -32768, 32767, h);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.75f, 100f, 0, 255), u[i]);
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.75f, -3f, -128, 127), s[i]);
+            Assert.Equal(QuantizeKernels.QuantizeOne(x[i], 0.01f, 7f, -32768, 32767), h[i]);
+        }
+    }
 }

@@ -100,12 +100,16 @@ public static class ElementConverter
         DataType.UInt16 => From<ushort>(src, dst, o, n),
         DataType.UInt32 => From<uint>(src, dst, o, n),
         DataType.UInt64 => From<ulong>(src, dst, o, n),
+        // bool arrays hold only 0/1 bytes (the loader and every kernel normalise them), so read them as bytes.
+        DataType.Bool => From(System.Runtime.InteropServices.MemoryMarshal.Cast<bool, byte>(src.ReadOnlySpan<bool>()).Slice(o, n), dst, o, n),
         _ => false,
     };
 
-    private static bool From<TS>(Tensor src, Tensor dst, int o, int n) where TS : unmanaged, INumberBase<TS>
+    private static bool From<TS>(Tensor src, Tensor dst, int o, int n) where TS : unmanaged, INumberBase<TS> =>
+        From(src.ReadOnlySpan<TS>().Slice(o, n), dst, o, n);
+
+    private static bool From<TS>(ReadOnlySpan<TS> s, Tensor dst, int o, int n) where TS : unmanaged, INumberBase<TS>
     {
-        var s = src.ReadOnlySpan<TS>().Slice(o, n);
         switch (dst.ElementType)
         {
             case DataType.Float: Run(s, dst.Span<float>().Slice(o, n)); return true;
@@ -141,6 +145,16 @@ public static class ElementConverter
                 for (int i = 0; i < s.Length; i++) d[i] = TD.CreateTruncating(ToUInt64(double.CreateTruncating(s[i])));
             else
                 for (int i = 0; i < s.Length; i++) d[i] = TD.CreateTruncating(long.CreateSaturating(s[i]));
+            return;
+        }
+        if (typeof(TS) == typeof(float) && typeof(TD) == typeof(Half))
+        {
+            HalfConversion.FloatToHalf(System.Runtime.InteropServices.MemoryMarshal.Cast<TS, float>(s), System.Runtime.InteropServices.MemoryMarshal.Cast<TD, Half>(d));
+            return;
+        }
+        if (typeof(TS) == typeof(Half) && typeof(TD) == typeof(float))
+        {
+            HalfConversion.HalfToFloat(System.Runtime.InteropServices.MemoryMarshal.Cast<TS, Half>(s), System.Runtime.InteropServices.MemoryMarshal.Cast<TD, float>(d));
             return;
         }
         if (typeof(TS) == typeof(float) && typeof(TD) == typeof(double))

@@ -243,6 +243,29 @@ public sealed class DequantizeLinear : OpKernel
         if (outType is not (DataType.Float or DataType.Float16 or DataType.BFloat16))
             throw ctx.Error($"cannot dequantize to {outType.OnnxName()}");
 
+        if (layout.Block == 0 && outType == DataType.Float && x.ElementType is DataType.UInt8 or DataType.Int8)
+        {
+            // The common QDQ case: 8-bit input, float output, one scale per run; no staging buffers.
+            var yd = ctx.OutputUninitialized(0, DataType.Float, x.Shape).Span<float>();
+            for (int o = 0; o < layout.Outer; o++)
+                for (int d = 0; d < layout.AxisDim; d++)
+                {
+                    int start = (o * layout.AxisDim + d) * layout.Inner, si = layout.RunScale(o, d);
+                    float s = scale[si], z = zp?[si] ?? 0f;
+                    var yr = yd.Slice(start, layout.Inner);
+                    if (x.ElementType == DataType.UInt8)
+                    {
+                        var xr = x.ReadOnlySpan<byte>().Slice(start, layout.Inner);
+                        for (int i = 0; i < xr.Length; i++) yr[i] = (xr[i] - z) * s;
+                    }
+                    else
+                    {
+                        var xr = x.ReadOnlySpan<sbyte>().Slice(start, layout.Inner);
+                        for (int i = 0; i < xr.Length; i++) yr[i] = (xr[i] - z) * s;
+                    }
+                }
+            return;
+        }
         var xf = new float[x.Length];
         try { ElementConverter.Convert(x, new Tensor(DataType.Float, x.Shape, xf)); }
         catch (NotSupportedException e) { throw ctx.Error(e.Message); }

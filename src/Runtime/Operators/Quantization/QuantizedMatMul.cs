@@ -1,20 +1,17 @@
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Quantization;
+using NetOnnx.Runtime.Operators.Conversion;
 
 namespace NetOnnx.Runtime.Operators.Quantization;
 
 /// <summary>
-/// Batched integer matmul with numpy broadcasting of batch dimensions, shared by MatMulInteger and
-/// QLinearMatMul. Zero points are a scalar, one per row of A (per column of B), or one per batch row/column.
+/// Shapes of a numpy-style batched matmul: A [..., M, K] x B [..., K, N] with broadcast batch dimensions
+/// (1-D operands get a unit row/column that is dropped from the output).
 /// </summary>
-internal static class IntegerMatMul
+internal sealed record MatMulPlan(int M, int K, int N, int Batches, int BatchesA, int BatchesB, int[] IndexA, int[] IndexB, int[] OutShape)
 {
-    public sealed record Result(int[] Acc, int[] Shape, int M, int N, int Batches, int[] BatchA, int[] BatchB);
-
-    public static Result Run(KernelContext ctx, Tensor a, Tensor b, Tensor? aZp, Tensor? bZp)
+    public static MatMulPlan Create(KernelContext ctx, Tensor a, Tensor b)
     {
-        CheckType(ctx, a, "A");
-        CheckType(ctx, b, "B");
         if (a.Rank == 0 || b.Rank == 0) throw ctx.Error("matmul inputs must have rank >= 1");
         int[] sa = a.Rank == 1 ? [1, a.Shape[0]] : a.Shape;
         int[] sb = b.Rank == 1 ? [b.Shape[0], 1] : b.Shape;
@@ -31,45 +28,13 @@ internal static class IntegerMatMul
             batch[i] = Math.Max(da, db);
         }
         int batches = ShapeMath.Size(batch);
-        int batchesA = ShapeMath.Size(batchA), batchesB = ShapeMath.Size(batchB);
-
         var outShape = new List<int>(batch);
         if (a.Rank > 1) outShape.Add(m);
         if (b.Rank > 1) outShape.Add(n);
-
-        int[] za = ZeroPoints(ctx, aZp, a, "a_zero_point", m, batchesA);
-        int[] zb = ZeroPoints(ctx, bZp, b, "b_zero_point", n, batchesB);
-        var av = Widen(a);
-        var bv = Widen(b);
-        var acc = new int[batches * m * n];
-        var aw = new int[m * k];
-        var bw = new int[k * n];
         int[] idxA = new int[batches], idxB = new int[batches];
         BatchIndices(batch, batchA, idxA);
         BatchIndices(batch, batchB, idxB);
-        for (int bi = 0; bi < batches; bi++)
-        {
-            int ia = idxA[bi], ib = idxB[bi];
-            for (int r = 0; r < m; r++)
-            {
-                int z = za.Length == 1 ? za[0] : za.Length == m ? za[r] : za[ia * m + r];
-                for (int c = 0; c < k; c++) aw[r * k + c] = av[(ia * m + r) * k + c] - z;
-            }
-            for (int r = 0; r < k; r++)
-                for (int c = 0; c < n; c++)
-                {
-                    int z = zb.Length == 1 ? zb[0] : zb.Length == n ? zb[c] : zb[ib * n + c];
-                    bw[r * n + c] = bv[(ib * k + r) * n + c] - z;
-                }
-            IntegerGemm.Multiply(aw, 0, bw, 0, acc, bi * m * n, m, k, n, ctx.Threads);
-        }
-        return new Result(acc, outShape.ToArray(), m, n, batches, idxA, idxB);
-    }
-
-    private static void CheckType(KernelContext ctx, Tensor t, string name)
-    {
-        if (t.ElementType is not (DataType.UInt8 or DataType.Int8))
-            throw ctx.Error($"{name} must be uint8 or int8, got {t.ElementType.OnnxName()}");
+        return new MatMulPlan(m, k, n, batches, ShapeMath.Size(batchA), ShapeMath.Size(batchB), idxA, idxB, outShape.ToArray());
     }
 
     /// <summary>Maps each output batch index to the flat batch index of an operand with broadcast dims.</summary>
@@ -84,6 +49,57 @@ internal static class IntegerMatMul
             result[bi] = flat;
             for (int d = rank - 1; d >= 0; d--) { if (++idx[d] < batch[d]) break; idx[d] = 0; }
         }
+    }
+
+    /// <summary>
+    /// Index into a per-tensor (1 value), per-row/column (<paramref name="perAxis"/> values) or per-batch
+    /// row/column (<paramref name="batchesOwn"/> x perAxis values, e.g. shape [D1, D2, M, 1]) parameter.
+    /// </summary>
+    public static int ParamIndex(int length, int perAxis, int ownBatch, int i) =>
+        length == 1 ? 0 : length == perAxis ? i : ownBatch * perAxis + i;
+
+    public static void CheckParam(KernelContext ctx, Tensor? t, string name, int perAxis, int batches)
+    {
+        if (t is not null && t.Length != 1 && t.Length != perAxis && t.Length != perAxis * batches)
+            throw ctx.Error($"{name} has {t.Length} elements; expected 1, {perAxis} or {perAxis * batches}");
+    }
+}
+
+/// <summary>Batched integer matmul shared by MatMulInteger and QLinearMatMul: int32 accumulation of (A - a_zp)(B - b_zp).</summary>
+internal static class IntegerMatMul
+{
+    public static int[] Run(KernelContext ctx, MatMulPlan p, Tensor a, Tensor b, Tensor? aZp, Tensor? bZp)
+    {
+        CheckType(ctx, a, "A");
+        CheckType(ctx, b, "B");
+        int m = p.M, k = p.K, n = p.N;
+        int[] za = ZeroPoints(ctx, aZp, a, "a_zero_point", m, p.BatchesA);
+        int[] zb = ZeroPoints(ctx, bZp, b, "b_zero_point", n, p.BatchesB);
+        var av = Widen(a);
+        var bv = Widen(b);
+        var acc = new int[p.Batches * m * n];
+        var aw = new int[m * k];
+        var bw = new int[k * n];
+        for (int bi = 0; bi < p.Batches; bi++)
+        {
+            int ia = p.IndexA[bi], ib = p.IndexB[bi];
+            for (int r = 0; r < m; r++)
+            {
+                int z = za[MatMulPlan.ParamIndex(za.Length, m, ia, r)];
+                for (int c = 0; c < k; c++) aw[r * k + c] = av[(ia * m + r) * k + c] - z;
+            }
+            for (int r = 0; r < k; r++)
+                for (int c = 0; c < n; c++)
+                    bw[r * n + c] = bv[(ib * k + r) * n + c] - zb[MatMulPlan.ParamIndex(zb.Length, n, ib, c)];
+            IntegerGemm.Multiply(aw, 0, bw, 0, acc, bi * m * n, m, k, n, ctx.Threads);
+        }
+        return acc;
+    }
+
+    private static void CheckType(KernelContext ctx, Tensor t, string name)
+    {
+        if (t.ElementType is not (DataType.UInt8 or DataType.Int8))
+            throw ctx.Error($"{name} must be uint8 or int8, got {t.ElementType.OnnxName()}");
     }
 
     public static int[] Widen(Tensor t)
@@ -101,8 +117,7 @@ internal static class IntegerMatMul
         if (zp is null) return [0];
         if (zp.ElementType != operand.ElementType)
             throw ctx.Error($"{name} has type {zp.ElementType.OnnxName()}, its operand {operand.ElementType.OnnxName()}");
-        if (zp.Length != 1 && zp.Length != perAxis && zp.Length != perAxis * batches)
-            throw ctx.Error($"{name} has {zp.Length} elements; expected 1, {perAxis} or {perAxis * batches}");
+        MatMulPlan.CheckParam(ctx, zp, name, perAxis, batches);
         return Widen(zp);
     }
 }
@@ -115,16 +130,20 @@ public sealed class MatMulInteger : OpKernel
 
     public override void Compute(KernelContext ctx)
     {
-        var r = IntegerMatMul.Run(ctx, ctx.Input(0), ctx.Input(1), ctx.OptionalInput(2), ctx.OptionalInput(3));
-        var y = ctx.OutputUninitialized(0, DataType.Int32, r.Shape);
-        r.Acc.AsSpan().CopyTo(y.Span<int>());
+        var a = ctx.Input(0);
+        var b = ctx.Input(1);
+        var p = MatMulPlan.Create(ctx, a, b);
+        var acc = IntegerMatMul.Run(ctx, p, a, b, ctx.OptionalInput(2), ctx.OptionalInput(3));
+        var y = ctx.OutputUninitialized(0, DataType.Int32, p.OutShape);
+        acc.AsSpan().CopyTo(y.Span<int>());
     }
 }
 
 /// <summary>
-/// QLinearMatMul (opset 10, 21): integer matmul of quantized A and B, requantized to y's scale and zero point:
-/// y = saturate(round((a_scale * b_scale / y_scale) * acc) + y_zero_point). Scales may be per row of A and
-/// per column of B.
+/// QLinearMatMul (opset 10, 21): matmul of quantized A and B requantized to y's scale and zero point:
+/// y = saturate(round((a_scale * b_scale / y_scale) * acc) + y_zero_point). Scales and zero points may be
+/// per row of A / per column of B (optionally per batch). Opset 21 adds float8 operands, whose product is
+/// accumulated in float and rounded into y's float8 type.
 /// </summary>
 [OpKernel("QLinearMatMul", 10)]
 public sealed class QLinearMatMul : OpKernel
@@ -135,43 +154,89 @@ public sealed class QLinearMatMul : OpKernel
     {
         var a = ctx.Input(0);
         var aScale = ctx.Input(1);
+        var aZp = ctx.OptionalInput(2);
         var b = ctx.Input(3);
         var bScale = ctx.Input(4);
+        var bZp = ctx.OptionalInput(5);
         var yScale = ctx.Input(6);
         var yZp = ctx.OptionalInput(7);
-        var r = IntegerMatMul.Run(ctx, a, b, ctx.OptionalInput(2), ctx.OptionalInput(5));
-        DataType outType = yZp?.ElementType ?? DataType.UInt8;
-        var range = QuantCommon.IntRange(outType) ?? throw ctx.Error($"y_zero_point type {outType.OnnxName()} is not supported");
-        if (outType is not (DataType.UInt8 or DataType.Int8)) throw ctx.Error($"output type {outType.OnnxName()} is not uint8 or int8");
+        var p = MatMulPlan.Create(ctx, a, b);
+        int m = p.M, n = p.N;
+        MatMulPlan.CheckParam(ctx, aScale, "a_scale", m, p.BatchesA);
+        MatMulPlan.CheckParam(ctx, bScale, "b_scale", n, p.BatchesB);
+        if (yScale.Length != 1 && yScale.Length != m) throw ctx.Error($"y_scale has {yScale.Length} elements; expected 1 or {m}");
+        if (yZp is not null && yZp.Length != yScale.Length) throw ctx.Error($"y_zero_point has {yZp.Length} elements, y_scale {yScale.Length}");
         float[] sa = QuantCommon.Floats(aScale), sb = QuantCommon.Floats(bScale), sy = QuantCommon.Floats(yScale);
-        int m = r.M, n = r.N;
-        if (sa.Length != 1 && sa.Length != m) throw ctx.Error($"a_scale has {sa.Length} elements; expected 1 or {m}");
-        if (sb.Length != 1 && sb.Length != n) throw ctx.Error($"b_scale has {sb.Length} elements; expected 1 or {n}");
-        if (sy.Length != 1 && sy.Length != m) throw ctx.Error($"y_scale has {sy.Length} elements; expected 1 or {m}");
-        int[] zy = yZp is null ? [0] : IntegerMatMul.Widen(yZp);
-        if (zy.Length != 1 && zy.Length != m) throw ctx.Error($"y_zero_point has {zy.Length} elements; expected 1 or {m}");
-        // The multiplier is formed in the scales' precision (as the reference does), then applied in double.
+        DataType outType = yZp?.ElementType ?? DataType.UInt8;
         DataType prec = aScale.ElementType;
-        var y = ctx.OutputUninitialized(0, outType, r.Shape);
+
+        if (ElementConverter.MiniFloat(a.ElementType) is not null)
+        {
+            FloatPath(ctx, p, a, aZp, b, bZp, sa, sb, sy, yZp, outType, prec);
+            return;
+        }
+        var acc = IntegerMatMul.Run(ctx, p, a, b, aZp, bZp);
+        if (outType is not (DataType.UInt8 or DataType.Int8)) throw ctx.Error($"output type {outType.OnnxName()} is not uint8 or int8");
+        var (lo, hi) = QuantCommon.IntRange(outType)!.Value;
+        int[] zy = yZp is null ? [0] : IntegerMatMul.Widen(yZp);
+        // The multiplier is formed in the scales' precision (as the reference does), then applied in double.
+        var y = ctx.OutputUninitialized(0, outType, p.OutShape);
         var mults = new double[n];
-        for (int bi = 0; bi < r.Batches; bi++)
+        for (int bi = 0; bi < p.Batches; bi++)
             for (int i = 0; i < m; i++)
             {
-                float fa = sa.Length == 1 ? sa[0] : sa[i], fy = sy.Length == 1 ? sy[0] : sy[i];
+                float fa = sa[MatMulPlan.ParamIndex(sa.Length, m, p.IndexA[bi], i)], fy = sy.Length == 1 ? sy[0] : sy[i];
                 int z = zy.Length == 1 ? zy[0] : zy[i];
-                for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb.Length == 1 ? sb[0] : sb[j], fy, prec);
+                for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, p.IndexB[bi], j)], fy, prec);
                 int row = (bi * m + i) * n;
                 if (outType == DataType.UInt8)
                 {
                     var yr = y.Span<byte>().Slice(row, n);
-                    for (int j = 0; j < n; j++) yr[j] = (byte)Requant.Apply(r.Acc[row + j], mults[j], z, range.Min, range.Max);
+                    for (int j = 0; j < n; j++) yr[j] = (byte)Requant.Apply(acc[row + j], mults[j], z, lo, hi);
                 }
                 else
                 {
                     var yr = y.Span<sbyte>().Slice(row, n);
-                    for (int j = 0; j < n; j++) yr[j] = (sbyte)Requant.Apply(r.Acc[row + j], mults[j], z, range.Min, range.Max);
+                    for (int j = 0; j < n; j++) yr[j] = (sbyte)Requant.Apply(acc[row + j], mults[j], z, lo, hi);
                 }
             }
+    }
+
+    private static void FloatPath(KernelContext ctx, MatMulPlan p, Tensor a, Tensor? aZp, Tensor b, Tensor? bZp,
+        float[] sa, float[] sb, float[] sy, Tensor? yZp, DataType outType, DataType prec)
+    {
+        if (ElementConverter.MiniFloat(b.ElementType) is null) throw ctx.Error($"b must be float8 like a, got {b.ElementType.OnnxName()}");
+        var yFormat = ElementConverter.MiniFloat(outType) ?? throw ctx.Error($"y must be float8 when a is, got {outType.OnnxName()}");
+        int m = p.M, k = p.K, n = p.N;
+        float[] av = QuantCommon.Floats(a), bv = QuantCommon.Floats(b);
+        float[] za = aZp is null ? [0f] : QuantCommon.Floats(aZp), zb = bZp is null ? [0f] : QuantCommon.Floats(bZp);
+        float[] zy = yZp is null ? [0f] : QuantCommon.Floats(yZp);
+        MatMulPlan.CheckParam(ctx, aZp, "a_zero_point", m, p.BatchesA);
+        MatMulPlan.CheckParam(ctx, bZp, "b_zero_point", n, p.BatchesB);
+        var y = ctx.OutputUninitialized(0, outType, p.OutShape).Span<byte>();
+        var row = new double[n];
+        for (int bi = 0; bi < p.Batches; bi++)
+        {
+            int ia = p.IndexA[bi], ib = p.IndexB[bi];
+            for (int i = 0; i < m; i++)
+            {
+                Array.Clear(row);
+                float zai = za[MatMulPlan.ParamIndex(za.Length, m, ia, i)];
+                for (int q = 0; q < k; q++)
+                {
+                    double x = av[(ia * m + i) * k + q] - zai;
+                    int bo = (ib * k + q) * n;
+                    for (int j = 0; j < n; j++) row[j] += x * (bv[bo + j] - zb[MatMulPlan.ParamIndex(zb.Length, n, ib, j)]);
+                }
+                float fa = sa[MatMulPlan.ParamIndex(sa.Length, m, ia, i)], fy = sy.Length == 1 ? sy[0] : sy[i];
+                float z = zy.Length == 1 ? zy[0] : zy[i];
+                for (int j = 0; j < n; j++)
+                {
+                    double mult = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, ib, j)], fy, prec);
+                    y[(bi * m + i) * n + j] = yFormat.Encode((float)(row[j] * mult + z), saturate: true);
+                }
+            }
+        }
     }
 }
 
