@@ -32,6 +32,14 @@ internal static class FloatUnary
         Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)));
     }
 
+    public static void RunVector<TOp>(KernelContext ctx, float a, float b) where TOp : IVectorParamFunction
+    {
+        var x = ctx.Input(0);
+        if (x.ElementType != DataType.Float) { Run<TOp>(ctx, a, b); return; }
+        var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
+        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n), a, b));
+    }
+
     public static void Run<TOp>(KernelContext ctx, float a, float b) where TOp : IParamFunction
     {
         var x = ctx.Input(0);
@@ -84,7 +92,7 @@ internal abstract class VectorUnaryKernel<TOp> : OpKernel where TOp : IVectorFlo
 [OpKernel("Softplus", 1)] internal sealed class Softplus : FloatUnaryKernel<SoftplusFn> { public Softplus(KernelInfo info) { } }
 [OpKernel("Softsign", 1)] internal sealed class Softsign : FloatUnaryKernel<SoftsignFn> { public Softsign(KernelInfo info) { } }
 [OpKernel("Mish", 18)] internal sealed class Mish : FloatUnaryKernel<MishFn> { public Mish(KernelInfo info) { } }
-[OpKernel("HardSwish", 14)] internal sealed class HardSwish : FloatUnaryKernel<HardSwishFn> { public HardSwish(KernelInfo info) { } }
+[OpKernel("HardSwish", 14)] internal sealed class HardSwish : VectorUnaryKernel<HardSwishFn> { public HardSwish(KernelInfo info) { } }
 
 /// <summary>Gelu (opset 20): approximate="none" uses erf, "tanh" the tanh approximation.</summary>
 [OpKernel("Gelu", 20)]
@@ -106,6 +114,16 @@ internal sealed class Gelu : OpKernel
     }
 }
 
+/// <summary>An activation with one or two float attributes and a SIMD float form.</summary>
+internal abstract class VectorParamUnaryKernel<TOp> : OpKernel where TOp : IVectorParamFunction
+{
+    private readonly float _a, _b;
+
+    private protected VectorParamUnaryKernel(float a, float b) { _a = a; _b = b; }
+
+    public override void Compute(KernelContext ctx) => FloatUnary.RunVector<TOp>(ctx, _a, _b);
+}
+
 /// <summary>An activation with one or two float attributes.</summary>
 internal abstract class ParamUnaryKernel<TOp> : OpKernel where TOp : IParamFunction
 {
@@ -116,14 +134,14 @@ internal abstract class ParamUnaryKernel<TOp> : OpKernel where TOp : IParamFunct
     public override void Compute(KernelContext ctx) => FloatUnary.Run<TOp>(ctx, _a, _b);
 }
 
-[OpKernel("LeakyRelu", 1)] internal sealed class LeakyRelu(KernelInfo info) : ParamUnaryKernel<LeakyReluFn>(info.GetFloat("alpha", 0.01f), 0);
-[OpKernel("Elu", 1)] internal sealed class Elu(KernelInfo info) : ParamUnaryKernel<EluFn>(info.GetFloat("alpha", 1f), 0);
+[OpKernel("LeakyRelu", 1)] internal sealed class LeakyRelu(KernelInfo info) : VectorParamUnaryKernel<LeakyReluFn>(info.GetFloat("alpha", 0.01f), 0);
+[OpKernel("Elu", 1)] internal sealed class Elu(KernelInfo info) : VectorParamUnaryKernel<EluFn>(info.GetFloat("alpha", 1f), 0);
 [OpKernel("Selu", 1)] internal sealed class Selu(KernelInfo info) : ParamUnaryKernel<SeluFn>(info.GetFloat("alpha", 1.67326319217681884765625f), info.GetFloat("gamma", 1.05070102214813232421875f));
 [OpKernel("Celu", 12)] internal sealed class Celu(KernelInfo info) : ParamUnaryKernel<CeluFn>(info.GetFloat("alpha", 1f), 0);
 [OpKernel("ThresholdedRelu", 10)] internal sealed class ThresholdedRelu(KernelInfo info) : ParamUnaryKernel<ThresholdedReluFn>(info.GetFloat("alpha", 1f), 0);
-[OpKernel("HardSigmoid", 1)] internal sealed class HardSigmoid(KernelInfo info) : ParamUnaryKernel<HardSigmoidFn>(info.GetFloat("alpha", 0.2f), info.GetFloat("beta", 0.5f));
+[OpKernel("HardSigmoid", 1)] internal sealed class HardSigmoid(KernelInfo info) : VectorParamUnaryKernel<HardSigmoidFn>(info.GetFloat("alpha", 0.2f), info.GetFloat("beta", 0.5f));
 [OpKernel("Shrink", 9)] internal sealed class Shrink(KernelInfo info) : ParamUnaryKernel<ShrinkFn>(info.GetFloat("lambd", 0.5f), info.GetFloat("bias", 0f));
-[OpKernel("Swish", 24)] internal sealed class Swish(KernelInfo info) : ParamUnaryKernel<SwishFn>(info.GetFloat("alpha", 1f), 0);
+[OpKernel("Swish", 24)] internal sealed class Swish(KernelInfo info) : VectorParamUnaryKernel<SwishFn>(info.GetFloat("alpha", 1f), 0);
 
 /// <summary>An operation over every numeric type (Abs, Neg, Sign, Relu on integers).</summary>
 internal interface INumericFunction
