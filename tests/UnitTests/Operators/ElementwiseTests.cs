@@ -135,6 +135,16 @@ public class ElementwiseTests
         var sum = RunOp("Add", 14, [Tensor.Create(a, n), Tensor.Create(b, n)]).ToArray<float>();
         var scaled = RunOp("Mul", 14, [Tensor.Scalar(2f), Tensor.Create(a, n)]).ToArray<float>();
         var sig = RunOp("Sigmoid", 13, [Tensor.Create(b, n)]).ToArray<float>();
+        // A bias repeating along the leading dimension, on either side.
+        var bias = new float[] { 1, 2, 3, 4, 5, 6, 7 };
+        var x = a.AsSpan(0, 7 * 20000).ToArray();
+        var biased = RunOp("Add", 14, [Tensor.Create(x, 20000, 7), Tensor.Create(bias, 1, 7)]).ToArray<float>();
+        var under = RunOp("Sub", 14, [Tensor.Create(bias, 7), Tensor.Create(x, 20000, 7)]).ToArray<float>();
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(x[i] + bias[i % 7], biased[i]);
+            Assert.Equal(bias[i % 7] - x[i], under[i]);
+        }
         for (int i = 0; i < n; i++)
         {
             Assert.Equal(a[i] + b[i], sum[i]);
