@@ -169,6 +169,13 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void ShrinkAcceptsIntegers()
+    {
+        var r = RunOp("Shrink", 9, [Tensor.Create(new[] { -3, -1, 0, 1, 3 }, 5)], NodeAttribute.Of("lambd", 1.5f), NodeAttribute.Of("bias", 1f));
+        Assert.Equal([-2, 0, 0, 0, 2], r.ToArray<int>());
+    }
+
+    [Fact]
     public void Float16ComputesThroughFloat()
     {
         var r = RunOp("Exp", 13, [Tensor.Create(new[] { (Half)0, (Half)1 }, 2)]);
