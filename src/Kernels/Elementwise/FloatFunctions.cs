@@ -26,8 +26,39 @@ public interface IParamFunction
     static abstract double D(double x, double a, double b);
 }
 
+/// <summary>A parametrised float function with SIMD forms (the parameters come broadcast in vectors).</summary>
+public interface IVectorParamFunction : IParamFunction
+{
+    static abstract Vector512<float> V(Vector512<float> x, Vector512<float> a, Vector512<float> b);
+    static abstract Vector256<float> V(Vector256<float> x, Vector256<float> a, Vector256<float> b);
+    static abstract Vector128<float> V(Vector128<float> x, Vector128<float> a, Vector128<float> b);
+}
+
 public static class FloatLoops
 {
+    public static void ApplyVector<TOp>(ReadOnlySpan<float> x, Span<float> y, float a, float b) where TOp : IVectorParamFunction
+    {
+        int n = y.Length, i = 0;
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(a); var vb = Vector512.Create(b);
+            for (; i <= n - 16; i += 16) TOp.V(Vector512.LoadUnsafe(ref rx, (nuint)i), va, vb).StoreUnsafe(ref ry, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a); var vb = Vector256.Create(b);
+            for (; i <= n - 8; i += 8) TOp.V(Vector256.LoadUnsafe(ref rx, (nuint)i), va, vb).StoreUnsafe(ref ry, (nuint)i);
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var va = Vector128.Create(a); var vb = Vector128.Create(b);
+            for (; i <= n - 4; i += 4) TOp.V(Vector128.LoadUnsafe(ref rx, (nuint)i), va, vb).StoreUnsafe(ref ry, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref ry, i) = TOp.F(Unsafe.Add(ref rx, i), a, b);
+    }
+
     public static void Apply<TOp>(ReadOnlySpan<float> x, Span<float> y) where TOp : IFloatFunction
     {
         for (int i = 0; i < y.Length; i++) y[i] = TOp.F(x[i]);
@@ -196,10 +227,16 @@ public readonly struct MishFn : IFloatFunction
 }
 
 /// <summary>HardSwish: x * max(0, min(1, x/6 + 1/2)).</summary>
-public readonly struct HardSwishFn : IFloatFunction
+public readonly struct HardSwishFn : IVectorFloatFunction
 {
     public static float F(float x) => x * Math.Clamp(x / 6f + 0.5f, 0f, 1f);
     public static double D(double x) => x * Math.Clamp(x / 6.0 + 0.5, 0.0, 1.0);
+    public static Vector512<float> V(Vector512<float> x) =>
+        x * Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, x / Vector512.Create(6f) + Vector512.Create(0.5f)));
+    public static Vector256<float> V(Vector256<float> x) =>
+        x * Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x / Vector256.Create(6f) + Vector256.Create(0.5f)));
+    public static Vector128<float> V(Vector128<float> x) =>
+        x * Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, x / Vector128.Create(6f) + Vector128.Create(0.5f)));
 }
 
 /// <summary>Gelu with the exact erf form.</summary>
@@ -224,16 +261,28 @@ public readonly struct GeluTanhFn : IVectorFloatFunction
 
 // ---- parametrised functions (a, b from attributes) ----
 
-public readonly struct LeakyReluFn : IParamFunction
+public readonly struct LeakyReluFn : IVectorParamFunction
 {
     public static float F(float x, float a, float b) => x >= 0 ? x : a * x;
     public static double D(double x, double a, double b) => x >= 0 ? x : a * x;
+    public static Vector512<float> V(Vector512<float> x, Vector512<float> a, Vector512<float> b) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), a * x, x);
+    public static Vector256<float> V(Vector256<float> x, Vector256<float> a, Vector256<float> b) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), a * x, x);
+    public static Vector128<float> V(Vector128<float> x, Vector128<float> a, Vector128<float> b) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(x, Vector128<float>.Zero), a * x, x);
 }
 
-public readonly struct EluFn : IParamFunction
+public readonly struct EluFn : IVectorParamFunction
 {
     public static float F(float x, float a, float b) => x >= 0 ? x : a * (MathF.Exp(x) - 1);
     public static double D(double x, double a, double b) => x >= 0 ? x : a * (Math.Exp(x) - 1);
+    public static Vector512<float> V(Vector512<float> x, Vector512<float> a, Vector512<float> b) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), a * (Vector512.Exp(x) - Vector512<float>.One), x);
+    public static Vector256<float> V(Vector256<float> x, Vector256<float> a, Vector256<float> b) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), a * (Vector256.Exp(x) - Vector256<float>.One), x);
+    public static Vector128<float> V(Vector128<float> x, Vector128<float> a, Vector128<float> b) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(x, Vector128<float>.Zero), a * (Vector128.Exp(x) - Vector128<float>.One), x);
 }
 
 /// <summary>Selu: a = alpha, b = gamma.</summary>
@@ -257,10 +306,16 @@ public readonly struct ThresholdedReluFn : IParamFunction
 }
 
 /// <summary>HardSigmoid: max(0, min(1, alpha*x + beta)).</summary>
-public readonly struct HardSigmoidFn : IParamFunction
+public readonly struct HardSigmoidFn : IVectorParamFunction
 {
     public static float F(float x, float a, float b) => MathF.Max(0, MathF.Min(1, a * x + b));
     public static double D(double x, double a, double b) => Math.Max(0, Math.Min(1, a * x + b));
+    public static Vector512<float> V(Vector512<float> x, Vector512<float> a, Vector512<float> b) =>
+        Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, a * x + b));
+    public static Vector256<float> V(Vector256<float> x, Vector256<float> a, Vector256<float> b) =>
+        Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, a * x + b));
+    public static Vector128<float> V(Vector128<float> x, Vector128<float> a, Vector128<float> b) =>
+        Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, a * x + b));
 }
 
 /// <summary>Shrink: a = lambd, b = bias.</summary>
@@ -271,10 +326,13 @@ public readonly struct ShrinkFn : IParamFunction
 }
 
 /// <summary>Swish: x * sigmoid(alpha * x).</summary>
-public readonly struct SwishFn : IParamFunction
+public readonly struct SwishFn : IVectorParamFunction
 {
     public static float F(float x, float a, float b) => x * ScalarMath.Sigmoid(a * x);
     public static double D(double x, double a, double b) => x * ScalarMath.Sigmoid(a * x);
+    public static Vector512<float> V(Vector512<float> x, Vector512<float> a, Vector512<float> b) => x * VectorMath.Sigmoid(a * x);
+    public static Vector256<float> V(Vector256<float> x, Vector256<float> a, Vector256<float> b) => x * VectorMath.Sigmoid(a * x);
+    public static Vector128<float> V(Vector128<float> x, Vector128<float> a, Vector128<float> b) => x * VectorMath.Sigmoid(a * x);
 }
 
 public readonly struct AbsFn : IVectorFloatFunction

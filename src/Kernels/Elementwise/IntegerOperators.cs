@@ -106,6 +106,13 @@ public static class Select
             for (int i = 0; i < n; i++) dst[i] = c[i] ? x[i] : y[i];
             return;
         }
+        // Each input full-size or a single element (masking with a scalar fill): strides of 1 or 0.
+        if ((c.Length == n || c.Length == 1) && (x.Length == n || x.Length == 1) && (y.Length == n || y.Length == 1))
+        {
+            int sc = c.Length == n ? 1 : 0, sx = x.Length == n ? 1 : 0, sy = y.Length == n ? 1 : 0;
+            for (int i = 0; i < n; i++) dst[i] = c[i * sc] ? x[i * sx] : y[i * sy];
+            return;
+        }
         int r = outShape.Length;
         var cs = Shapes(cShape, outShape); var xs = Shapes(xShape, outShape); var ys = Shapes(yShape, outShape);
         Span<int> idx = stackalloc int[Math.Max(r, 1)];

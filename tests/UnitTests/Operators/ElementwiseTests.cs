@@ -126,6 +126,56 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void LargeTensorsSplitAcrossThreadsGiveTheSerialResult()
+    {
+        int n = 200_003;
+        var a = new float[n];
+        var b = new float[n];
+        for (int i = 0; i < n; i++) { a[i] = i * 0.001f; b[i] = (i % 7) - 3; }
+        var sum = RunOp("Add", 14, [Tensor.Create(a, n), Tensor.Create(b, n)]).ToArray<float>();
+        var scaled = RunOp("Mul", 14, [Tensor.Scalar(2f), Tensor.Create(a, n)]).ToArray<float>();
+        var sig = RunOp("Sigmoid", 13, [Tensor.Create(b, n)]).ToArray<float>();
+        // A bias repeating along the leading dimension, on either side.
+        var bias = new float[] { 1, 2, 3, 4, 5, 6, 7 };
+        var x = a.AsSpan(0, 7 * 20000).ToArray();
+        var biased = RunOp("Add", 14, [Tensor.Create(x, 20000, 7), Tensor.Create(bias, 1, 7)]).ToArray<float>();
+        var under = RunOp("Sub", 14, [Tensor.Create(bias, 7), Tensor.Create(x, 20000, 7)]).ToArray<float>();
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(x[i] + bias[i % 7], biased[i]);
+            Assert.Equal(bias[i % 7] - x[i], under[i]);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(a[i] + b[i], sum[i]);
+            Assert.Equal(2f * a[i], scaled[i]);
+            Assert.Equal(1.0 / (1.0 + Math.Exp(-b[i])), sig[i], 1e-6);
+        }
+    }
+
+    [Fact]
+    public void MaxMinAndClipPropagateNaN()
+    {
+        var a = Enumerable.Range(0, 40).Select(i => i == 3 || i == 33 ? float.NaN : (float)i).ToArray();
+        var b = Enumerable.Repeat(10f, 40).ToArray();
+        var max = RunOp("Max", 13, [Tensor.Create(a, 40), Tensor.Create(b, 40)]).ToArray<float>();
+        var min = RunOp("Min", 13, [Tensor.Create(a, 40), Tensor.Create(b, 40)]).ToArray<float>();
+        var clip = RunOp("Clip", 13, [Tensor.Create(a, 40), Tensor.Scalar(5f), Tensor.Scalar(20f)]).ToArray<float>();
+        foreach (int i in new[] { 3, 33 }) { Assert.True(float.IsNaN(max[i])); Assert.True(float.IsNaN(min[i])); Assert.True(float.IsNaN(clip[i])); }
+        Assert.Equal(30f, max[30]);
+        Assert.Equal(10f, min[30]);
+        Assert.Equal(20f, clip[30]);
+        Assert.Equal(5f, clip[0]);
+    }
+
+    [Fact]
+    public void ShrinkAcceptsIntegers()
+    {
+        var r = RunOp("Shrink", 9, [Tensor.Create(new[] { -3, -1, 0, 1, 3 }, 5)], NodeAttribute.Of("lambd", 1.5f), NodeAttribute.Of("bias", 1f));
+        Assert.Equal([-2, 0, 0, 0, 2], r.ToArray<int>());
+    }
+
+    [Fact]
     public void Float16ComputesThroughFloat()
     {
         var r = RunOp("Exp", 13, [Tensor.Create(new[] { (Half)0, (Half)1 }, 2)]);

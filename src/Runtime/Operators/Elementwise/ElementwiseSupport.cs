@@ -11,12 +11,13 @@ internal static class Ew
     public const int MinChunk = 32 * 1024;
 
     /// <summary>Runs body(start, length) over [0, n) split across up to ctx.Threads threads when n is large.</summary>
-    public static void Chunked(KernelContext ctx, int n, Action<int, int> body)
+    public static void Chunked(KernelContext ctx, int n, Action<int, int> body, int itemSize = 1)
     {
-        int threads = Math.Min(ctx.Threads, n / MinChunk);
+        int threads = (int)Math.Min(ctx.Threads, (long)n * itemSize / MinChunk);
         if (threads <= 1) { body(0, n); return; }
         // Chunk boundaries on 64-element multiples keep every chunk's SIMD loop aligned alike.
-        int chunk = ((n + threads - 1) / threads + 63) & ~63;
+        int chunk = (n + threads - 1) / threads;
+        if (itemSize == 1) chunk = (chunk + 63) & ~63;
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             int s = t * chunk;
@@ -147,12 +148,42 @@ internal static class Arith
             });
             return;
         }
+        // A full-size side combined with a side that repeats along the leading dimensions (bias over [batch, seq, hidden]):
+        // split whole repeats across threads, each chunk being [rows, repeat] against the repeating side.
+        if (t is DataType.Float or DataType.Double or DataType.Float16 && n >= 2 * Ew.MinChunk && ctx.Threads > 1)
+        {
+            bool aFull = a.Length == n && ShapeMath.SameShape(aShape, o.Shape), bFull = b.Length == n && ShapeMath.SameShape(bShape, o.Shape);
+            int rep = aFull && !bFull && IsTrailing(bShape, o.Shape) ? b.Length : bFull && !aFull && IsTrailing(aShape, o.Shape) ? a.Length : 0;
+            if (rep > 0)
+            {
+                int rows = n / rep;
+                Ew.Chunked(ctx, rows, (r0, nr) =>
+                {
+                    int s = r0 * rep, len = nr * rep;
+                    int[] full = [nr, rep], small = [rep];
+                    if (aFull) Typed<TA>(ctx, a, s, len, full, b, 0, rep, small, o, s, len, full);
+                    else Typed<TA>(ctx, a, 0, rep, small, b, s, len, full, o, s, len, full);
+                }, rep);
+                return;
+            }
+        }
         try
         {
             Typed<TA>(ctx, a, 0, a.Length, aShape, b, 0, b.Length, bShape, o, 0, n, o.Shape);
         }
         catch (DivideByZeroException) { throw ctx.Error("integer division by zero"); }
         catch (OverflowException) { throw ctx.Error("integer overflow (minimum value divided by -1)"); }
+    }
+
+    /// <summary>Whether shape, without leading 1s, equals the trailing dimensions of outShape (so it repeats contiguously).</summary>
+    private static bool IsTrailing(int[] shape, int[] outShape)
+    {
+        int k = 0;
+        while (k < shape.Length && shape[k] == 1) k++;
+        int len = shape.Length - k;
+        if (len == 0 || len > outShape.Length) return false;
+        for (int i = 0; i < len; i++) if (shape[k + i] != outShape[outShape.Length - len + i]) return false;
+        return true;
     }
 
     private static void Typed<TA>(KernelContext ctx, Tensor a, int a0, int aN, int[] aShape, Tensor b, int b0, int bN, int[] bShape,

@@ -32,10 +32,41 @@ internal static class FloatUnary
         Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)));
     }
 
-    public static void Run<TOp>(KernelContext ctx, float a, float b) where TOp : IParamFunction
+    private static void IntLoop<T, TOp>(Tensor x, Tensor y, double a, double b) where T : INumber<T> where TOp : IParamFunction
+    {
+        var s = x.ReadOnlySpan<T>();
+        var d = y.Span<T>();
+        for (int i = 0; i < d.Length; i++) d[i] = T.CreateSaturating(TOp.D(double.CreateTruncating(s[i]), a, b));
+    }
+
+    public static void RunVector<TOp>(KernelContext ctx, float a, float b) where TOp : IVectorParamFunction
+    {
+        var x = ctx.Input(0);
+        if (x.ElementType != DataType.Float) { Run<TOp>(ctx, a, b); return; }
+        var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
+        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n), a, b));
+    }
+
+    public static void Run<TOp>(KernelContext ctx, float a, float b, bool integers = false) where TOp : IParamFunction
     {
         var x = ctx.Input(0);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
+        if (integers && x.ElementType.IsInteger() && !x.ElementType.IsEncoded())
+        {
+            // Integer inputs (Shrink allows every numeric type): computed in double, converted back saturating.
+            switch (x.ElementType)
+            {
+                case DataType.Int8: IntLoop<sbyte, TOp>(x, y, a, b); break;
+                case DataType.Int16: IntLoop<short, TOp>(x, y, a, b); break;
+                case DataType.Int32: IntLoop<int, TOp>(x, y, a, b); break;
+                case DataType.Int64: IntLoop<long, TOp>(x, y, a, b); break;
+                case DataType.UInt8: IntLoop<byte, TOp>(x, y, a, b); break;
+                case DataType.UInt16: IntLoop<ushort, TOp>(x, y, a, b); break;
+                case DataType.UInt32: IntLoop<uint, TOp>(x, y, a, b); break;
+                default: IntLoop<ulong, TOp>(x, y, a, b); break;
+            }
+            return;
+        }
         if (x.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) throw Ew.Unsupported(ctx, x.ElementType);
         Ew.Chunked(ctx, x.Length, (s, n) =>
         {
@@ -84,7 +115,7 @@ internal abstract class VectorUnaryKernel<TOp> : OpKernel where TOp : IVectorFlo
 [OpKernel("Softplus", 1)] internal sealed class Softplus : FloatUnaryKernel<SoftplusFn> { public Softplus(KernelInfo info) { } }
 [OpKernel("Softsign", 1)] internal sealed class Softsign : FloatUnaryKernel<SoftsignFn> { public Softsign(KernelInfo info) { } }
 [OpKernel("Mish", 18)] internal sealed class Mish : FloatUnaryKernel<MishFn> { public Mish(KernelInfo info) { } }
-[OpKernel("HardSwish", 14)] internal sealed class HardSwish : FloatUnaryKernel<HardSwishFn> { public HardSwish(KernelInfo info) { } }
+[OpKernel("HardSwish", 14)] internal sealed class HardSwish : VectorUnaryKernel<HardSwishFn> { public HardSwish(KernelInfo info) { } }
 
 /// <summary>Gelu (opset 20): approximate="none" uses erf, "tanh" the tanh approximation.</summary>
 [OpKernel("Gelu", 20)]
@@ -106,24 +137,35 @@ internal sealed class Gelu : OpKernel
     }
 }
 
+/// <summary>An activation with one or two float attributes and a SIMD float form.</summary>
+internal abstract class VectorParamUnaryKernel<TOp> : OpKernel where TOp : IVectorParamFunction
+{
+    private readonly float _a, _b;
+
+    private protected VectorParamUnaryKernel(float a, float b) { _a = a; _b = b; }
+
+    public override void Compute(KernelContext ctx) => FloatUnary.RunVector<TOp>(ctx, _a, _b);
+}
+
 /// <summary>An activation with one or two float attributes.</summary>
 internal abstract class ParamUnaryKernel<TOp> : OpKernel where TOp : IParamFunction
 {
     private readonly float _a, _b;
+    private readonly bool _integers;
 
-    private protected ParamUnaryKernel(float a, float b) { _a = a; _b = b; }
+    private protected ParamUnaryKernel(float a, float b, bool integers = false) { _a = a; _b = b; _integers = integers; }
 
-    public override void Compute(KernelContext ctx) => FloatUnary.Run<TOp>(ctx, _a, _b);
+    public override void Compute(KernelContext ctx) => FloatUnary.Run<TOp>(ctx, _a, _b, _integers);
 }
 
-[OpKernel("LeakyRelu", 1)] internal sealed class LeakyRelu(KernelInfo info) : ParamUnaryKernel<LeakyReluFn>(info.GetFloat("alpha", 0.01f), 0);
-[OpKernel("Elu", 1)] internal sealed class Elu(KernelInfo info) : ParamUnaryKernel<EluFn>(info.GetFloat("alpha", 1f), 0);
+[OpKernel("LeakyRelu", 1)] internal sealed class LeakyRelu(KernelInfo info) : VectorParamUnaryKernel<LeakyReluFn>(info.GetFloat("alpha", 0.01f), 0);
+[OpKernel("Elu", 1)] internal sealed class Elu(KernelInfo info) : VectorParamUnaryKernel<EluFn>(info.GetFloat("alpha", 1f), 0);
 [OpKernel("Selu", 1)] internal sealed class Selu(KernelInfo info) : ParamUnaryKernel<SeluFn>(info.GetFloat("alpha", 1.67326319217681884765625f), info.GetFloat("gamma", 1.05070102214813232421875f));
 [OpKernel("Celu", 12)] internal sealed class Celu(KernelInfo info) : ParamUnaryKernel<CeluFn>(info.GetFloat("alpha", 1f), 0);
 [OpKernel("ThresholdedRelu", 10)] internal sealed class ThresholdedRelu(KernelInfo info) : ParamUnaryKernel<ThresholdedReluFn>(info.GetFloat("alpha", 1f), 0);
-[OpKernel("HardSigmoid", 1)] internal sealed class HardSigmoid(KernelInfo info) : ParamUnaryKernel<HardSigmoidFn>(info.GetFloat("alpha", 0.2f), info.GetFloat("beta", 0.5f));
-[OpKernel("Shrink", 9)] internal sealed class Shrink(KernelInfo info) : ParamUnaryKernel<ShrinkFn>(info.GetFloat("lambd", 0.5f), info.GetFloat("bias", 0f));
-[OpKernel("Swish", 24)] internal sealed class Swish(KernelInfo info) : ParamUnaryKernel<SwishFn>(info.GetFloat("alpha", 1f), 0);
+[OpKernel("HardSigmoid", 1)] internal sealed class HardSigmoid(KernelInfo info) : VectorParamUnaryKernel<HardSigmoidFn>(info.GetFloat("alpha", 0.2f), info.GetFloat("beta", 0.5f));
+[OpKernel("Shrink", 9)] internal sealed class Shrink(KernelInfo info) : ParamUnaryKernel<ShrinkFn>(info.GetFloat("lambd", 0.5f), info.GetFloat("bias", 0f), integers: true);
+[OpKernel("Swish", 24)] internal sealed class Swish(KernelInfo info) : VectorParamUnaryKernel<SwishFn>(info.GetFloat("alpha", 1f), 0);
 
 /// <summary>An operation over every numeric type (Abs, Neg, Sign, Relu on integers).</summary>
 internal interface INumericFunction
