@@ -152,4 +152,20 @@ internal static class Elements
         };
         return new Tensor(type, [], a);
     }
+
+    /// <summary>bfloat16 has no generic arithmetic: numeric kernels widen it to float and narrow the result.</summary>
+    public static Tensor WidenBFloat16(Tensor t)
+    {
+        var src = t.ReadOnlySpan<BFloat16>();
+        var f = new float[t.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)src[i];
+        return new Tensor(DataType.Float, t.Shape, f);
+    }
+
+    public static void NarrowToBFloat16(Tensor f, Tensor dst)
+    {
+        var src = f.ReadOnlySpan<float>();
+        var d = dst.Span<BFloat16>();
+        for (int i = 0; i < d.Length; i++) d[i] = (BFloat16)src[i];
+    }
 }

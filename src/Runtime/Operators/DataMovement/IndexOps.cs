@@ -212,8 +212,14 @@ internal static class Scatter
         }
         else
         {
-            var a = new Reduce { U = updates, Y = y, Offsets = offsets, Slice = slice, Red = red };
-            Elements.ByNumber(data.ElementType, ref a, "scatter with reduction");
+            bool bf16 = data.ElementType == DataType.BFloat16;
+            var a = new Reduce
+            {
+                U = bf16 ? Elements.WidenBFloat16(updates) : updates, Y = bf16 ? Elements.WidenBFloat16(y) : y,
+                Offsets = offsets, Slice = slice, Red = red,
+            };
+            Elements.ByNumber(a.Y.ElementType, ref a, "scatter with reduction");
+            if (bf16) Elements.NarrowToBFloat16(a.Y, y);
         }
     }
 

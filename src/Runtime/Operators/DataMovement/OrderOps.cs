@@ -326,12 +326,16 @@ public sealed class Cumulative : OpKernel
         if (axisT.Length != 1) throw ctx.Error("axis must be a scalar");
         int axis = Elements.Axis(ctx, axisT.ToInt64Array()[0], x.Rank);
         var y = ctx.OutputUninitialized(0, x.ElementType, x.Shape);
+        if (y.Length == 0) return;
+        bool bf16 = x.ElementType == DataType.BFloat16;
         var a = new Action
         {
-            X = x, Y = y, Exclusive = _exclusive, Reverse = _reverse, Product = _product,
+            X = bf16 ? Elements.WidenBFloat16(x) : x, Y = bf16 ? Tensor.Zeros(DataType.Float, x.Shape) : y,
+            Exclusive = _exclusive, Reverse = _reverse, Product = _product,
             Outer = ShapeMath.SizeTo(x.Shape, axis), N = x.Shape[axis], Inner = ShapeMath.SizeFrom(x.Shape, axis + 1),
         };
-        if (y.Length > 0) Elements.ByNumber(x.ElementType, ref a, ctx.Node.OpType);
+        Elements.ByNumber(a.X.ElementType, ref a, ctx.Node.OpType);
+        if (bf16) Elements.NarrowToBFloat16(a.Y, y);
     }
 
     private struct Action : INumericAction
