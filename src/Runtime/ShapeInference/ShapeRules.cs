@@ -120,7 +120,7 @@ public static class ShapeRules
             {
                 var ts = inputs.Cast<TensorType>().ToArray();
                 int rank = ts[0].Shape!.Length;
-                int axis = ShapeMath.Axis(node.GetInt("axis", 0), rank);
+                int axis = ShapeMath.Axis(node.GetInt("axis", opset < 4 ? 1 : 0), rank); // Concat-1 defaults to axis 1
                 var dims = (Dim[])ts[0].Shape!.Clone();
                 long sum = 0;
                 foreach (var t in ts) { var d = t.Shape![axis]; sum = d.IsKnown && sum >= 0 ? sum + d.Value : -1; }

@@ -110,10 +110,10 @@ internal static class Elements
         return (int)d;
     }
 
-    /// <summary>Copies a tensor into a freshly allocated output with another shape.</summary>
+    /// <summary>A view of the same buffer with another shape (Reshape, Flatten, Squeeze, Unsqueeze): no copy.</summary>
     public static Tensor View(Tensor t, int[] shape) => new(t.ElementType, shape, t.Buffer);
 
-    /// <summary>A fill value of the tensor's element type: writes <paramref name="value"/> (a 1-element tensor) everywhere.</summary>
+    /// <summary>Writes the single element of <paramref name="value"/> (same element type) to every element of <paramref name="dst"/>.</summary>
     public static void Fill(Tensor dst, Tensor value)
     {
         var a = new FillAction { Dst = dst, Value = value };
