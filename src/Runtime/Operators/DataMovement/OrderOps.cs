@@ -66,7 +66,9 @@ public sealed class TopK : OpKernel
         var shape = (int[])x.Shape.Clone();
         shape[axis] = (int)k;
         var values = ctx.OutputUninitialized(0, x.ElementType, shape);
-        var indices = ctx.OutputUninitialized(1, DataType.Int64, shape);
+        // Indices are needed to pick the values even when nobody consumes them; then they need not come from the pool.
+        var indices = ctx.IsOutputRequested(1) ? ctx.OutputUninitialized(1, DataType.Int64, shape)
+            : new Tensor(DataType.Int64, shape, new long[values.Length]);
         var a = new Action
         {
             X = x, Values = values, Indices = indices, K = (int)k, Largest = _largest, Dim = dim,
