@@ -14,7 +14,7 @@ namespace NetOnnx.Kernels.DataMovement;
 /// </summary>
 public static class StridedCopy
 {
-    private const int Tile = 16;
+    private const int Tile = 32;
 
     public static void Copy<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides,
         Span<T> dst, int dstOffset, ReadOnlySpan<int> dstStrides, ReadOnlySpan<int> shape)
@@ -105,6 +105,7 @@ public static class StridedCopy
         int r = n.Length;
         int rows = n[k], cols = n[r - 1];
         int rowDst = ds[k], colSrc = ss[r - 1];
+        bool simd = Unsafe.SizeOf<T>() == 4 && Avx.IsSupported && colSrc > 0 && rowDst > 0 && !RuntimeHelpers.IsReferenceOrContainsReferences<T>();
         Span<int> idx = stackalloc int[r];
         idx.Clear();
         int so = srcOffset, dof = dstOffset;
@@ -116,21 +117,24 @@ public static class StridedCopy
                 for (int j0 = 0; j0 < cols; j0 += Tile)
                 {
                     int j1 = Math.Min(cols, j0 + Tile);
-                    if (Unsafe.SizeOf<T>() == 4 && Avx.IsSupported && i1 - i0 == Tile && j1 - j0 == Tile && colSrc > 0 && rowDst > 0)
+                    // 4-byte elements: the 8x8-aligned part of the tile goes through register transposes.
+                    int fi = 0, fj = 0;
+                    if (simd)
                     {
-                        // Full 16x16 tile of 4-byte elements: four 8x8 register transposes.
-                        for (int bi = 0; bi < Tile; bi += 8)
-                            for (int bj = 0; bj < Tile; bj += 8)
+                        fi = (i1 - i0) & ~7; fj = (j1 - j0) & ~7;
+                        for (int bi = 0; bi < fi; bi += 8)
+                            for (int bj = 0; bj < fj; bj += 8)
                                 Transpose8x8(
                                     ref Unsafe.As<T, float>(ref Unsafe.Add(ref src, so + i0 + bi + (j0 + bj) * colSrc)), colSrc,
                                     ref Unsafe.As<T, float>(ref Unsafe.Add(ref dst, dof + (i0 + bi) * rowDst + j0 + bj)), rowDst);
-                        continue;
                     }
                     for (int i = i0; i < i1; i++)
                     {
-                        ref T dp = ref Unsafe.Add(ref dst, dof + i * rowDst + j0);
-                        ref T sp = ref Unsafe.Add(ref src, so + i + j0 * colSrc);
-                        for (int j = 0; j < j1 - j0; j++) Unsafe.Add(ref dp, j) = Unsafe.Add(ref sp, j * colSrc);
+                        // Rows inside the vectorised block only need their columns past it.
+                        int jStart = j0 + (i - i0 < fi ? fj : 0);
+                        ref T dp = ref Unsafe.Add(ref dst, dof + i * rowDst);
+                        ref T sp = ref Unsafe.Add(ref src, so + i);
+                        for (int j = jStart; j < j1; j++) Unsafe.Add(ref dp, j) = Unsafe.Add(ref sp, j * colSrc);
                     }
                 }
             }

@@ -131,7 +131,7 @@ public static class ShapeRules
             {
                 var ts = inputs.Cast<TensorType>().ToArray();
                 int rank = ts[0].Shape!.Length;
-                int axis = ShapeMath.Axis(node.GetInt("axis", 0), rank);
+                int axis = ShapeMath.Axis(node.GetInt("axis", opset < 4 ? 1 : 0), rank); // Concat-1 defaults to axis 1
                 var dims = (Dim[])ts[0].Shape!.Clone();
                 long sum = 0;
                 foreach (var t in ts) { var d = t.Shape![axis]; sum = d.IsKnown && sum >= 0 ? sum + d.Value : -1; }
@@ -188,7 +188,45 @@ public static class ShapeRules
                 break;
             }
         }
+        if (outs[0] is null) DataMovementTypes(node, inputs, outs);
         return outs;
+    }
+
+    private static readonly HashSet<string> s_dataMovement = new(StringComparer.Ordinal)
+    {
+        "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split", "Slice", "Gather", "GatherElements",
+        "GatherND", "ScatterElements", "Scatter", "ScatterND", "Expand", "Tile", "Pad", "Compress", "Unique", "TopK", "Trilu",
+        "CumProd", "SpaceToDepth", "DepthToSpace", "ReverseSequence", "CenterCropPad", "Range",
+    };
+
+    /// <summary>
+    /// Element types (shape left unknown) for data-movement ops whose shapes depend on values or were not
+    /// worked out above, so later nodes still see their input types when kernels are picked.
+    /// </summary>
+    private static void DataMovementTypes(Node node, OnnxType?[] inputs, TensorType?[] outs)
+    {
+        var first = inputs.Length > 0 ? inputs[0] as TensorType : null;
+        switch (node.OpType)
+        {
+            case "Size" or "NonZero":
+                outs[0] = new TensorType(DataType.Int64, node.OpType == "Size" ? Array.Empty<Dim>() : null);
+                return;
+            case "ConstantOfShape":
+                outs[0] = new TensorType(node.GetTensor("value")?.ElementType ?? DataType.Float, null);
+                return;
+            case "EyeLike" when first is not null:
+                outs[0] = new TensorType(node.HasAttr("dtype") ? (DataType)node.GetInt("dtype", 1) : first.ElementType, first.Shape);
+                return;
+            case "OneHot" when inputs.Length > 2 && inputs[2] is TensorType values:
+                outs[0] = new TensorType(values.ElementType, null);
+                return;
+        }
+        if (first is null || !s_dataMovement.Contains(node.OpType)) return;
+        for (int i = 0; i < outs.Length; i++)
+        {
+            bool indices = node.OpType == "TopK" && i == 1 || node.OpType == "Unique" && i > 0;
+            outs[i] = new TensorType(indices ? DataType.Int64 : first.ElementType, null);
+        }
     }
 
     private static int ShapeSliceLength(Node node, int rank)

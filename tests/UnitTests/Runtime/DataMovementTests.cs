@@ -177,4 +177,12 @@ public class DataMovementTests
             }
         }
     }
+
+    [Fact]
+    public void CumSumWidensBFloat16()
+    {
+        var x = Tensor.Create(new[] { (BFloat16)1f, (BFloat16)2f, (BFloat16)3f }, 3);
+        var y = RunOp("CumSum", 14, [x, Tensor.Scalar(0L)], attrs: new() { ["reverse"] = NodeAttribute.Of("reverse", 1L) })["y0"];
+        Assert.Equal(new[] { 6f, 5f, 3f }, y.ToArray<BFloat16>().Select(v => (float)v).ToArray());
+    }
 }

@@ -110,10 +110,10 @@ internal static class Elements
         return (int)d;
     }
 
-    /// <summary>Copies a tensor into a freshly allocated output with another shape.</summary>
+    /// <summary>A view of the same buffer with another shape (Reshape, Flatten, Squeeze, Unsqueeze): no copy.</summary>
     public static Tensor View(Tensor t, int[] shape) => new(t.ElementType, shape, t.Buffer);
 
-    /// <summary>A fill value of the tensor's element type: writes <paramref name="value"/> (a 1-element tensor) everywhere.</summary>
+    /// <summary>Writes the single element of <paramref name="value"/> (same element type) to every element of <paramref name="dst"/>.</summary>
     public static void Fill(Tensor dst, Tensor value)
     {
         var a = new FillAction { Dst = dst, Value = value };
@@ -151,5 +151,21 @@ internal static class Elements
             _ => throw new NotSupportedException($"cannot make a constant {v} of element type {type.OnnxName()}"),
         };
         return new Tensor(type, [], a);
+    }
+
+    /// <summary>bfloat16 has no generic arithmetic: numeric kernels widen it to float and narrow the result.</summary>
+    public static Tensor WidenBFloat16(Tensor t)
+    {
+        var src = t.ReadOnlySpan<BFloat16>();
+        var f = new float[t.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)src[i];
+        return new Tensor(DataType.Float, t.Shape, f);
+    }
+
+    public static void NarrowToBFloat16(Tensor f, Tensor dst)
+    {
+        var src = f.ReadOnlySpan<float>();
+        var d = dst.Span<BFloat16>();
+        for (int i = 0; i < d.Length; i++) d[i] = (BFloat16)src[i];
     }
 }

@@ -212,8 +212,14 @@ internal static class Scatter
         }
         else
         {
-            var a = new Reduce { U = updates, Y = y, Offsets = offsets, Slice = slice, Red = red };
-            Elements.ByNumber(data.ElementType, ref a, "scatter with reduction");
+            bool bf16 = data.ElementType == DataType.BFloat16;
+            var a = new Reduce
+            {
+                U = bf16 ? Elements.WidenBFloat16(updates) : updates, Y = bf16 ? Elements.WidenBFloat16(y) : y,
+                Offsets = offsets, Slice = slice, Red = red,
+            };
+            Elements.ByNumber(a.Y.ElementType, ref a, "scatter with reduction");
+            if (bf16) Elements.NarrowToBFloat16(a.Y, y);
         }
     }
 
@@ -407,15 +413,29 @@ public sealed class OneHot : OpKernel
         var idx = new long[indices.Length];
         if (indices.ElementType.IsInteger()) idx = indices.ToInt64Array();
         else for (int i = 0; i < idx.Length; i++) idx[i] = (long)indices.GetDouble(i);
-        // Fill with 'off', then set each 'on' position.
-        Elements.Copy(values, 0, [0], y, 0, [1], [y.Length]);
-        for (int o = 0; o < outer; o++)
-            for (int i = 0; i < inner; i++)
-            {
-                long k = idx[o * inner + i];
-                if (k < 0) k += depth;
-                if (k < 0 || k >= depth) continue;
-                Elements.Copy(values, 1, [], y, (int)((o * depth + k) * inner + i), [], []);
-            }
+        var a = new Action { Values = values, Y = y, Idx = idx, Outer = outer, Inner = inner, Depth = depth };
+        if (y.Length > 0) Elements.ByStorage(values.ElementType, ref a);
+    }
+
+    private struct Action : IElementAction
+    {
+        public Tensor Values, Y;
+        public long[] Idx;
+        public int Outer, Inner, Depth;
+        public void Invoke<T>()
+        {
+            var v = Elements.Data<T>(Values);
+            var y = Elements.Data<T>(Y);
+            // Fill with 'off', then set each 'on' position; out-of-range indices leave their column all 'off'.
+            y.Fill(v[0]);
+            T on = v[1];
+            for (int o = 0; o < Outer; o++)
+                for (int i = 0; i < Inner; i++)
+                {
+                    long k = Idx[o * Inner + i];
+                    if (k < 0) k += Depth;
+                    if (k >= 0 && k < Depth) y[(int)((o * Depth + k) * Inner + i)] = on;
+                }
+        }
     }
 }

@@ -66,7 +66,9 @@ public sealed class TopK : OpKernel
         var shape = (int[])x.Shape.Clone();
         shape[axis] = (int)k;
         var values = ctx.OutputUninitialized(0, x.ElementType, shape);
-        var indices = ctx.OutputUninitialized(1, DataType.Int64, shape);
+        // Indices are needed to pick the values even when nobody consumes them; then they need not come from the pool.
+        var indices = ctx.IsOutputRequested(1) ? ctx.OutputUninitialized(1, DataType.Int64, shape)
+            : new Tensor(DataType.Int64, shape, new long[values.Length]);
         var a = new Action
         {
             X = x, Values = values, Indices = indices, K = (int)k, Largest = _largest, Dim = dim,
@@ -326,12 +328,16 @@ public sealed class Cumulative : OpKernel
         if (axisT.Length != 1) throw ctx.Error("axis must be a scalar");
         int axis = Elements.Axis(ctx, axisT.ToInt64Array()[0], x.Rank);
         var y = ctx.OutputUninitialized(0, x.ElementType, x.Shape);
+        if (y.Length == 0) return;
+        bool bf16 = x.ElementType == DataType.BFloat16;
         var a = new Action
         {
-            X = x, Y = y, Exclusive = _exclusive, Reverse = _reverse, Product = _product,
+            X = bf16 ? Elements.WidenBFloat16(x) : x, Y = bf16 ? Tensor.Zeros(DataType.Float, x.Shape) : y,
+            Exclusive = _exclusive, Reverse = _reverse, Product = _product,
             Outer = ShapeMath.SizeTo(x.Shape, axis), N = x.Shape[axis], Inner = ShapeMath.SizeFrom(x.Shape, axis + 1),
         };
-        if (y.Length > 0) Elements.ByNumber(x.ElementType, ref a, ctx.Node.OpType);
+        Elements.ByNumber(a.X.ElementType, ref a, ctx.Node.OpType);
+        if (bf16) Elements.NarrowToBFloat16(a.Y, y);
     }
 
     private struct Action : INumericAction
