@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Normalization;
+using NetOnnx.Kernels.Reduction;
 using NetOnnx.Runtime.Operators.Reduction;
 
 namespace NetOnnx.Runtime.Operators.Normalization;
@@ -61,7 +62,7 @@ public sealed class BatchNormalization : OpKernel
             for (int ch = 0; ch < c; ch++)
             {
                 T s = T.Zero;
-                for (int b = 0; b < n; b++) s += Kernels.Reduction.ReduceKernels.ReduceRow<T, Kernels.Reduction.SumReduce<T>>(xs.AsSpan((b * c + ch) * inner, inner));
+                for (int b = 0; b < n; b++) s += ReduceKernels.ReduceRow<T, SumReduce<T>>(xs.AsSpan((b * c + ch) * inner, inner));
                 bm[ch] = s / count;
                 T q = T.Zero;
                 for (int b = 0; b < n; b++) q += NormalizationKernels.SumSquaredDeviation<T>(xs.AsSpan((b * c + ch) * inner, inner), bm[ch]);

@@ -58,7 +58,7 @@ public sealed class Dropout : OpKernel
         if (!(ratio > 0f && ratio < 1f)) throw ctx.Error($"ratio {ratio} is outside [0, 1)");
         if (!FloatingBridge.IsFloating(x.ElementType)) throw ctx.Error($"does not support element type {x.ElementType.OnnxName()}");
 
-        var rng = new MersenneTwister(unchecked((uint)(_seed ?? Random.Shared.NextInt64(0, uint.MaxValue))));
+        var rng = new MersenneTwister(unchecked((uint)(_seed ?? System.Random.Shared.NextInt64(0, uint.MaxValue))));
         var keep = new bool[x.Length];
         for (int i = 0; i < keep.Length; i++) keep[i] = rng.NextDouble() >= ratio;
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
