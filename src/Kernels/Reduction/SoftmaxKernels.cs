@@ -34,7 +34,7 @@ public static class SoftmaxKernels
             {
                 var xr = xb.Slice(k * inner, inner);
                 var yr = yb.Slice(k * inner, inner);
-                for (int j = 0; j < inner; j++) { T e = T.Exp(xr[j] - m[j]); yr[j] = e; s[j] += e; }
+                ExpShiftedAccumulate<T>(xr, m, yr, s);
             }
             if (log)
             {
@@ -74,62 +74,105 @@ public static class SoftmaxKernels
     /// <summary>y = exp(x - m); returns the sum of y.</summary>
     public static T ExpShifted<T>(ReadOnlySpan<T> x, Span<T> y, T m) where T : struct, IFloatingPointIeee754<T>
     {
-        int i = 0, n = x.Length;
+        if (typeof(T) == typeof(float))
+            return (T)(object)ExpShiftedFloat(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), (float)(object)m);
+        if (typeof(T) == typeof(double))
+            return (T)(object)ExpShiftedDouble(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y), (double)(object)m);
         T s = T.Zero;
+        for (int i = 0; i < x.Length; i++) { T e = T.Exp(x[i] - m); y[i] = e; s += e; }
+        return s;
+    }
+
+    // Float and double get their own vector paths: the BCL's vector Exp exists only for those two types.
+    private static float ExpShiftedFloat(ReadOnlySpan<float> x, Span<float> y, float m)
+    {
+        int i = 0, n = x.Length;
+        float s = 0f;
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float y0 = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            var vm = Vector512.Create(m);
+            for (; i <= n - 16; i += 16)
+            {
+                var e = Vector512.Exp(Vector512.LoadUnsafe(ref x0, (nuint)i) - vm);
+                e.StoreUnsafe(ref y0, (nuint)i);
+                acc += e;
+            }
+            s = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            var vm = Vector256.Create(m);
+            for (; i <= n - 8; i += 8)
+            {
+                var e = Vector256.Exp(Vector256.LoadUnsafe(ref x0, (nuint)i) - vm);
+                e.StoreUnsafe(ref y0, (nuint)i);
+                acc += e;
+            }
+            s = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) { float e = MathF.Exp(Unsafe.Add(ref x0, i) - m); Unsafe.Add(ref y0, i) = e; s += e; }
+        return s;
+    }
+
+    private static double ExpShiftedDouble(ReadOnlySpan<double> x, Span<double> y, double m)
+    {
+        int i = 0, n = x.Length;
+        double s = 0;
+        ref double x0 = ref MemoryMarshal.GetReference(x);
+        ref double y0 = ref MemoryMarshal.GetReference(y);
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            var acc = Vector256<double>.Zero;
+            var vm = Vector256.Create(m);
+            for (; i <= n - 4; i += 4)
+            {
+                var e = Vector256.Exp(Vector256.LoadUnsafe(ref x0, (nuint)i) - vm);
+                e.StoreUnsafe(ref y0, (nuint)i);
+                acc += e;
+            }
+            s = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) { double e = Math.Exp(Unsafe.Add(ref x0, i) - m); Unsafe.Add(ref y0, i) = e; s += e; }
+        return s;
+    }
+
+    /// <summary>y = exp(x - m) and s += y, element-wise over a row (the strided softmax case).</summary>
+    public static void ExpShiftedAccumulate<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> m, Span<T> y, Span<T> s) where T : struct, IFloatingPointIeee754<T>
+    {
         if (typeof(T) == typeof(float))
         {
-            var xf = MemoryMarshal.Cast<T, float>(x);
-            var yf = MemoryMarshal.Cast<T, float>(y);
-            float mf = (float)(object)m;
-            ref float x0 = ref MemoryMarshal.GetReference(xf);
-            ref float y0 = ref MemoryMarshal.GetReference(yf);
-            if (Vector512.IsHardwareAccelerated && n >= 16)
-            {
-                var acc = Vector512<float>.Zero;
-                var vm = Vector512.Create(mf);
-                for (; i <= n - 16; i += 16)
-                {
-                    var e = Vector512.Exp(Vector512.LoadUnsafe(ref x0, (nuint)i) - vm);
-                    e.StoreUnsafe(ref y0, (nuint)i);
-                    acc += e;
-                }
-                s = T.CreateTruncating(Vector512.Sum(acc));
-            }
-            else if (Vector256.IsHardwareAccelerated && n >= 8)
-            {
-                var acc = Vector256<float>.Zero;
-                var vm = Vector256.Create(mf);
-                for (; i <= n - 8; i += 8)
-                {
-                    var e = Vector256.Exp(Vector256.LoadUnsafe(ref x0, (nuint)i) - vm);
-                    e.StoreUnsafe(ref y0, (nuint)i);
-                    acc += e;
-                }
-                s = T.CreateTruncating(Vector256.Sum(acc));
-            }
+            ExpShiftedAccumulateFloat(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(m), MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(s));
+            return;
         }
-        else if (typeof(T) == typeof(double))
-        {
-            var xd = MemoryMarshal.Cast<T, double>(x);
-            var yd = MemoryMarshal.Cast<T, double>(y);
-            double md = (double)(object)m;
-            ref double x0 = ref MemoryMarshal.GetReference(xd);
-            ref double y0 = ref MemoryMarshal.GetReference(yd);
-            if (Vector256.IsHardwareAccelerated && n >= 4)
+        for (int i = 0; i < x.Length; i++) { T e = T.Exp(x[i] - m[i]); y[i] = e; s[i] += e; }
+    }
+
+    private static void ExpShiftedAccumulateFloat(ReadOnlySpan<float> x, ReadOnlySpan<float> m, Span<float> y, Span<float> s)
+    {
+        int i = 0, n = x.Length;
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float m0 = ref MemoryMarshal.GetReference(m);
+        ref float y0 = ref MemoryMarshal.GetReference(y);
+        ref float s0 = ref MemoryMarshal.GetReference(s);
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - 16; i += 16)
             {
-                var acc = Vector256<double>.Zero;
-                var vm = Vector256.Create(md);
-                for (; i <= n - 4; i += 4)
-                {
-                    var e = Vector256.Exp(Vector256.LoadUnsafe(ref x0, (nuint)i) - vm);
-                    e.StoreUnsafe(ref y0, (nuint)i);
-                    acc += e;
-                }
-                s = T.CreateTruncating(Vector256.Sum(acc));
+                var e = Vector512.Exp(Vector512.LoadUnsafe(ref x0, (nuint)i) - Vector512.LoadUnsafe(ref m0, (nuint)i));
+                e.StoreUnsafe(ref y0, (nuint)i);
+                (Vector512.LoadUnsafe(ref s0, (nuint)i) + e).StoreUnsafe(ref s0, (nuint)i);
             }
-        }
-        for (; i < n; i++) { T e = T.Exp(x[i] - m); y[i] = e; s += e; }
-        return s;
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+            {
+                var e = Vector256.Exp(Vector256.LoadUnsafe(ref x0, (nuint)i) - Vector256.LoadUnsafe(ref m0, (nuint)i));
+                e.StoreUnsafe(ref y0, (nuint)i);
+                (Vector256.LoadUnsafe(ref s0, (nuint)i) + e).StoreUnsafe(ref s0, (nuint)i);
+            }
+        for (; i < n; i++) { float e = MathF.Exp(Unsafe.Add(ref x0, i) - Unsafe.Add(ref m0, i)); Unsafe.Add(ref y0, i) = e; Unsafe.Add(ref s0, i) += e; }
     }
 
     /// <summary>y = x + c.</summary>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Normalization;
+using NetOnnx.Kernels.Reduction;
 using NetOnnx.Runtime.Operators.Reduction;
 
 namespace NetOnnx.Runtime.Operators.Normalization;
@@ -38,9 +39,9 @@ public sealed class BatchNormalization : OpKernel
     {
         if (x.Rank < 2) throw ctx.Error($"input has shape {ShapeMath.Format(x.Shape)}, expected [N, C, ...]");
         int n = x.Shape[0], c = x.Shape[1], inner = ShapeMath.SizeFrom(x.Shape, 2);
-        var xs = FloatingBridge.Read<T>(x);
+        var xs = x.Buffer as T[] ?? FloatingBridge.ToArray<T>(x);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        var ys = FloatingBridge.Target<T>(y);
+        var ys = y.Buffer as T[] ?? new T[y.Length];
         Tensor meanT = ctx.Input(3), varT = ctx.Input(4);
         T eps = T.CreateTruncating(_epsilon);
 
@@ -61,13 +62,13 @@ public sealed class BatchNormalization : OpKernel
             for (int ch = 0; ch < c; ch++)
             {
                 T s = T.Zero;
-                for (int b = 0; b < n; b++) s += Kernels.Reduction.ReduceKernels.ReduceRow<T, Kernels.Reduction.SumReduce<T>>(xs.Slice((b * c + ch) * inner, inner));
+                for (int b = 0; b < n; b++) s += ReduceKernels.ReduceRow<T, SumReduce<T>>(xs.AsSpan((b * c + ch) * inner, inner));
                 bm[ch] = s / count;
                 T q = T.Zero;
-                for (int b = 0; b < n; b++) q += NormalizationKernels.SumSquaredDeviation(xs.Slice((b * c + ch) * inner, inner), bm[ch]);
+                for (int b = 0; b < n; b++) q += NormalizationKernels.SumSquaredDeviation<T>(xs.AsSpan((b * c + ch) * inner, inner), bm[ch]);
                 bv[ch] = q / count;
             }
-            Apply(xs, ys, n, c, inner, scale, bias, bm, bv, eps);
+            Apply(xs, ys, n, c, inner, scale, bias, bm, bv, eps, ctx.Threads);
             T mom = T.CreateTruncating(_momentum);
             if (ctx.IsOutputRequested(1))
             {
@@ -84,27 +85,30 @@ public sealed class BatchNormalization : OpKernel
         }
         else
         {
-            Apply(xs, ys, n, pc, pinner, scale, bias, mean, variance, eps);
+            Apply(xs, ys, n, pc, pinner, scale, bias, mean, variance, eps, ctx.Threads);
             for (int i = 1; i < ctx.OutputCount; i++)
                 if (ctx.IsOutputRequested(i)) ctx.SetOutput(i, (i % 2 == 1 ? meanT : varT).Clone());
         }
-        FloatingBridge.Commit<T>(ys, y);
+        FloatingBridge.Commit<T>(ys.AsSpan(0, y.Length), y);
     }
 
     /// <summary>y = x * a[c] + b[c] with a = scale / sqrt(var + eps), b = bias - mean * a, over [n, c, inner].</summary>
-    private static void Apply<T>(ReadOnlySpan<T> xs, Span<T> ys, int n, int c, int inner, T[] scale, T[] bias, T[] mean, T[] variance, T eps)
+    private static void Apply<T>(T[] xs, T[] ys, int n, int c, int inner, T[] scale, T[] bias, T[] mean, T[] variance, T eps, int threads)
         where T : struct, IFloatingPointIeee754<T>
     {
-        for (int ch = 0; ch < c; ch++)
+        NormalizationHelpers.ForRows(c, n * inner, threads, (s, e) =>
         {
-            T a = scale[ch] / T.Sqrt(variance[ch] + eps);
-            T b = bias[ch] - mean[ch] * a;
-            for (int bi = 0; bi < n; bi++)
+            for (int ch = s; ch < e; ch++)
             {
-                int o = (bi * c + ch) * inner;
-                NormalizationKernels.Affine(xs.Slice(o, inner), ys.Slice(o, inner), a, b);
+                T a = scale[ch] / T.Sqrt(variance[ch] + eps);
+                T b = bias[ch] - mean[ch] * a;
+                for (int bi = 0; bi < n; bi++)
+                {
+                    int o = (bi * c + ch) * inner;
+                    NormalizationKernels.Affine<T>(xs.AsSpan(o, inner), ys.AsSpan(o, inner), a, b);
+                }
             }
-        }
+        });
     }
 }
 
@@ -128,19 +132,21 @@ public sealed class InstanceNormalization : OpKernel
         int n = x.Shape[0], c = x.Shape[1], inner = ShapeMath.SizeFrom(x.Shape, 2);
         var scale = NormalizationHelpers.Param<T>(ctx, ctx.Input(1), c, "scale");
         var bias = NormalizationHelpers.Param<T>(ctx, ctx.Input(2), c, "B");
-        var xs = FloatingBridge.Read<T>(x);
+        var xs = x.Buffer as T[] ?? FloatingBridge.ToArray<T>(x);
         var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        var ys = FloatingBridge.Target<T>(y);
+        var ys = y.Buffer as T[] ?? new T[y.Length];
         T eps = T.CreateTruncating(_epsilon);
-        for (int b = 0; b < n; b++)
-            for (int ch = 0; ch < c; ch++)
+        NormalizationHelpers.ForRows(n * c, inner, ctx.Threads, (s, e) =>
+        {
+            for (int plane = s; plane < e; plane++)
             {
-                int o = (b * c + ch) * inner;
-                var (mean, variance) = NormalizationKernels.Moments(xs.Slice(o, inner));
+                int ch = plane % c, o = plane * inner;
+                var (mean, variance) = NormalizationKernels.Moments<T>(xs.AsSpan(o, inner));
                 T a = scale[ch] / T.Sqrt(variance + eps);
-                NormalizationKernels.Affine(xs.Slice(o, inner), ys.Slice(o, inner), a, bias[ch] - mean * a);
+                NormalizationKernels.Affine<T>(xs.AsSpan(o, inner), ys.AsSpan(o, inner), a, bias[ch] - mean * a);
             }
-        FloatingBridge.Commit<T>(ys, y);
+        });
+        FloatingBridge.Commit<T>(ys.AsSpan(0, y.Length), y);
     }
 }
 

@@ -4,9 +4,10 @@ namespace NetOnnx.Runtime.Operators.Normalization;
 
 /// <summary>
 /// Dropout. In inference (the default) the output is the input and the mask is all true (bool from opset
-/// 10, the input's type before). Training applies — is_test=0 before opset 7, the training_mode input from
-/// opset 12 — keep each element when a uniform draw in [0, 1) is at least ratio and scale kept elements
-/// by 1/(1-ratio). The draws come from MT19937 seeded by the seed attribute (random when absent) using the
+/// 10, the input's type before). Training, requested by the training_mode input from opset 12, keeps each
+/// element when a uniform draw in [0, 1) is at least ratio and scales kept elements by 1/(1-ratio).
+/// Before opset 7 the is_test attribute defaulted to training, but models of that era were exported for
+/// inference (and this is an inference runtime), so they always run in inference mode. The draws come from MT19937 seeded by the seed attribute (random when absent) using the
 /// 53-bit double construction, the generator the ONNX reference implementation uses.
 /// </summary>
 [OpKernel("Dropout", 1)]
@@ -14,14 +15,12 @@ public sealed class Dropout : OpKernel
 {
     private readonly int _opset;
     private readonly float _ratioAttr;
-    private readonly bool _trainingAttr;
     private readonly long? _seed;
 
     public Dropout(KernelInfo info)
     {
         _opset = info.OpsetVersion;
         _ratioAttr = info.GetFloat("ratio", 0.5f);
-        _trainingAttr = _opset < 7 && info.GetInt("is_test", 0) == 0;
         _seed = info.Node.HasAttr("seed") ? info.GetInt("seed", 0) : null;
     }
 
@@ -29,7 +28,7 @@ public sealed class Dropout : OpKernel
     {
         var x = ctx.Input(0);
         float ratio = _ratioAttr;
-        bool training = _trainingAttr;
+        bool training = false;
         if (_opset >= 12)
         {
             if (ctx.OptionalInput(1) is { } r)

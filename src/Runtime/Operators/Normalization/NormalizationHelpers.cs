@@ -1,5 +1,6 @@
 using System.Numerics;
 using NetOnnx.Kernels;
+using NetOnnx.Kernels.Reduction;
 using NetOnnx.Runtime.Operators.Reduction;
 
 namespace NetOnnx.Runtime.Operators.Normalization;
@@ -54,7 +55,7 @@ internal static class NormalizationHelpers
     /// <summary>Runs body(start, end) over [0, rows) in contiguous pieces on up to <paramref name="threads"/> threads when the work is large.</summary>
     public static void ForRows(int rows, int rowLength, int threads, Action<int, int> body)
     {
-        int chunks = Math.Min(Kernels.Reduction.ReduceKernels.Chunks((long)rows * rowLength, threads), Math.Max(rows, 1));
+        int chunks = Math.Min(ReduceKernels.Chunks((long)rows * rowLength, threads), Math.Max(rows, 1));
         if (chunks <= 1) { body(0, rows); return; }
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
             body((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
