@@ -18,9 +18,34 @@ public static class Depthwise
         int inSize = g.InSize, outSize = g.OutSize, kSize = g.KernelSize;
         int OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
         int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        // With a horizontal stride, each input row is first split into its stride phases (x[0], x[s], ...;
+        // x[1], x[1+s], ...), which turns every tap into a contiguous vector AXPY.
+        float[]? phased = sw > 1 ? new float[inSize] : null;
+        var phaseStart = new int[sw + 1];
+        for (int ph = 0; ph < sw; ph++) phaseStart[ph + 1] = phaseStart[ph] + (IW - ph + sw - 1) / sw;
+        int lastIc = -1;
         for (int oc = oc0; oc < oc1; oc++)
         {
-            var plane = x.Slice(oc / multiplier * inSize, inSize);
+            int ic = oc / multiplier;
+            var plane = x.Slice(ic * inSize, inSize);
+            if (phased is not null)
+            {
+                if (ic != lastIc)
+                {
+                    for (int r = 0; r < inSize / IW; r++)
+                    {
+                        var srcRow = plane.Slice(r * IW, IW);
+                        var dstRow = phased.AsSpan(r * IW, IW);
+                        for (int ph = 0; ph < sw; ph++)
+                        {
+                            int o = phaseStart[ph];
+                            for (int i = ph; i < IW; i += sw) dstRow[o++] = srcRow[i];
+                        }
+                    }
+                    lastIc = ic;
+                }
+                plane = phased;
+            }
             var dst = y.Slice(oc * outSize, outSize);
             dst.Fill(bias.IsEmpty ? 0f : bias[oc]);
             var wk = w.Slice(oc * kSize, kSize);
@@ -45,7 +70,12 @@ public static class Depthwise
                         var srow = plane.Slice((id * IH + ih) * IW, IW);
                         var drow = dst.Slice((od * OH + oh) * OW, OW);
                         if (sw == 1) Sgemm.Axpy(wv, srow.Slice(w0 + wShift, w1 - w0), drow[w0..w1]);
-                        else for (int ow = w0; ow < w1; ow++) drow[ow] += wv * srow[ow * sw + wShift];
+                        else if (w1 > w0)
+                        {
+                            int ph = ((wShift % sw) + sw) % sw;
+                            int baseIdx = (wShift - ph) / sw;
+                            Sgemm.Axpy(wv, srow.Slice(phaseStart[ph] + w0 + baseIdx, w1 - w0), drow[w0..w1]);
+                        }
                     }
                 }
             }
