@@ -1,3 +1,4 @@
+using NetOnnx.Runtime;
 using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Gemm;
 using Xunit;
@@ -61,5 +62,36 @@ public class LinalgKernelTests
         Assert.Equal([3], c.OutShape);
         var v = ConvGeometry.Create([7, 7], [3, 3], [2, 2], [2, 2], null, "VALID", false);
         Assert.Equal([2, 2], v.OutShape);
+    }
+}
+
+public class EinsumTests
+{
+    [Theory]
+    [InlineData("bhqd,bhkd->bhqk", new[] { 2, 3, 4, 5 }, new[] { 2, 3, 6, 5 })]
+    [InlineData("ij,jk", new[] { 3, 4 }, new[] { 4, 5 })]
+    [InlineData("i,j->ij", new[] { 3 }, new[] { 4 })]
+    [InlineData("bij,jk->bki", new[] { 2, 3, 4 }, new[] { 4, 5 })]
+    [InlineData("...ij,...jk->...ik", new[] { 2, 3, 4 }, new[] { 2, 4, 5 })]
+    [InlineData("ij,ij->", new[] { 3, 4 }, new[] { 3, 4 })]
+    public void FloatContractionMatchesGeneralWalk(string equation, int[] sa, int[] sb)
+    {
+        var r = new Random(equation.Length);
+        Tensor Make<T>(int[] shape, Func<double, T> conv)
+        {
+            int n = NetOnnx.Kernels.ShapeMath.Size(shape);
+            var data = new T[n];
+            var rr = new Random(n + shape.Length);
+            for (int i = 0; i < n; i++) data[i] = conv(rr.NextDouble() - 0.5);
+            return Tensor.Create(data, shape);
+        }
+        var node = new Node("Einsum", ["a", "b"], ["y"]);
+        node.Attributes["equation"] = NodeAttribute.Of("equation", equation);
+        var opsets = new Dictionary<string, long> { [""] = 12 };
+        var yf = (Tensor)NodeEvaluator.Evaluate(node, [Make(sa, v => (float)v), Make(sb, v => (float)v)], opsets)[0];
+        var yd = (Tensor)NodeEvaluator.Evaluate(node, [Make(sa, v => (double)(float)v), Make(sb, v => (double)(float)v)], opsets)[0];
+        Assert.Equal(yd.Shape, yf.Shape);
+        for (int i = 0; i < yf.Length; i++) Assert.True(Math.Abs(yf.Span<float>()[i] - yd.Span<double>()[i]) < 1e-5, $"element {i}");
+        _ = r;
     }
 }
