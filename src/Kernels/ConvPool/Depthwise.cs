@@ -15,12 +15,42 @@ public static class Depthwise
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
         ConvGeometry g, Span<float> y, int oc0, int oc1)
     {
+        if (g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0 && g.Stride[1] == 1)
+        {
+            RunPlanar(x, w, bias, multiplier, g, y, oc0, oc1);
+            return;
+        }
         int inSize = g.InSize, outSize = g.OutSize, kSize = g.KernelSize;
         int OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
         int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        // With a horizontal stride, each input row is first split into its stride phases (x[0], x[s], ...;
+        // x[1], x[1+s], ...), which turns every tap into a contiguous vector AXPY.
+        float[]? phased = sw > 1 ? new float[inSize] : null;
+        var phaseStart = new int[sw + 1];
+        for (int ph = 0; ph < sw; ph++) phaseStart[ph + 1] = phaseStart[ph] + (IW - ph + sw - 1) / sw;
+        int lastIc = -1;
         for (int oc = oc0; oc < oc1; oc++)
         {
-            var plane = x.Slice(oc / multiplier * inSize, inSize);
+            int ic = oc / multiplier;
+            var plane = x.Slice(ic * inSize, inSize);
+            if (phased is not null)
+            {
+                if (ic != lastIc)
+                {
+                    for (int r = 0; r < inSize / IW; r++)
+                    {
+                        var srcRow = plane.Slice(r * IW, IW);
+                        var dstRow = phased.AsSpan(r * IW, IW);
+                        for (int ph = 0; ph < sw; ph++)
+                        {
+                            int o = phaseStart[ph];
+                            for (int i = ph; i < IW; i += sw) dstRow[o++] = srcRow[i];
+                        }
+                    }
+                    lastIc = ic;
+                }
+                plane = phased;
+            }
             var dst = y.Slice(oc * outSize, outSize);
             dst.Fill(bias.IsEmpty ? 0f : bias[oc]);
             var wk = w.Slice(oc * kSize, kSize);
@@ -45,9 +75,78 @@ public static class Depthwise
                         var srow = plane.Slice((id * IH + ih) * IW, IW);
                         var drow = dst.Slice((od * OH + oh) * OW, OW);
                         if (sw == 1) Sgemm.Axpy(wv, srow.Slice(w0 + wShift, w1 - w0), drow[w0..w1]);
-                        else for (int ow = w0; ow < w1; ow++) drow[ow] += wv * srow[ow * sw + wShift];
+                        else if (w1 > w0)
+                        {
+                            int ph = ((wShift % sw) + sw) % sw;
+                            int baseIdx = (wShift - ph) / sw;
+                            Sgemm.Axpy(wv, srow.Slice(phaseStart[ph] + w0 + baseIdx, w1 - w0), drow[w0..w1]);
+                        }
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// 1-D/2-D depthwise convolution over a zero-padded copy of each input plane: with padding materialised
+    /// every tap is valid everywhere, so a tap is one AXPY over the whole plane (output rows laid out with
+    /// the input's row pitch, horizontal stride handled by phase-split rows). With a vertical stride the
+    /// whole-plane AXPY would compute stride-times too many rows, so callers use it for stride 1 only.
+    /// This avoids per-row call overhead, which dominates on the small planes of late layers.
+    /// </summary>
+    private static void RunPlanar(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
+        ConvGeometry g, Span<float> y, int oc0, int oc1)
+    {
+        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2], KH = g.Kernel[1], KW = g.Kernel[2];
+        int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2], pt = g.PadBegin[1], pl = g.PadBegin[2];
+        int inSize = IH * IW, outSize = OH * OW, kSize = KH * KW;
+        int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
+        int PW = Math.Max(IW + pl, (OW - 1) * sw + (KW - 1) * dw + 1);
+        var phaseStart = new int[sw + 1];
+        for (int ph = 0; ph < sw; ph++) phaseStart[ph + 1] = phaseStart[ph] + (PW - ph + sw - 1) / sw;
+        int pitch = sh * PW;
+        int len = (OH - 1) * pitch + OW;
+        var padded = new float[PH * PW];
+        var acc = new float[len];
+        int lastIc = -1;
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            int ic = oc / multiplier;
+            if (ic != lastIc)
+            {
+                Array.Clear(padded);
+                var plane = x.Slice(ic * inSize, inSize);
+                for (int ih = 0; ih < IH; ih++)
+                {
+                    var src = plane.Slice(ih * IW, IW);
+                    var dst = padded.AsSpan((ih + pt) * PW, PW);
+                    if (sw == 1) src.CopyTo(dst[pl..]);
+                    else
+                        for (int iw = 0; iw < IW; iw++)
+                        {
+                            int c = iw + pl;
+                            dst[phaseStart[c % sw] + c / sw] = src[iw];
+                        }
+                }
+                lastIc = ic;
+            }
+            Array.Clear(acc);
+            var wk = w.Slice(oc * kSize, kSize);
+            for (int kh = 0; kh < KH; kh++)
+                for (int kw = 0; kw < KW; kw++)
+                {
+                    int col = kw * dw;
+                    int start = kh * dh * PW + phaseStart[col % sw] + col / sw;
+                    Sgemm.Axpy(wk[kh * KW + kw], padded.AsSpan(start, len), acc);
+                }
+            var outPlane = y.Slice(oc * outSize, outSize);
+            float b = bias.IsEmpty ? 0f : bias[oc];
+            for (int oh = 0; oh < OH; oh++)
+            {
+                var srow = acc.AsSpan(oh * pitch, OW);
+                var drow = outPlane.Slice(oh * OW, OW);
+                if (b == 0) srow.CopyTo(drow);
+                else for (int ow = 0; ow < OW; ow++) drow[ow] = srow[ow] + b;
             }
         }
     }

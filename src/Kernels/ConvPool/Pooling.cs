@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics;
 
 namespace NetOnnx.Kernels.ConvPool;
@@ -17,6 +18,8 @@ public static class Pooling
     {
         int inSize = g.InSize, outSize = g.OutSize;
         int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2], ID = g.In[0], IH = g.In[1], IW = g.In[2];
+        int dd = g.Dilation[0], dh = g.Dilation[1], dw = g.Dilation[2];
+        var td = Tables(g, 0); var th = Tables(g, 1); var tw = Tables(g, 2);
         bool wantIdx = !indices.IsEmpty;
         for (int p = 0; p < planes; p++)
         {
@@ -24,27 +27,29 @@ public static class Pooling
             int o = p * outSize;
             for (int od = 0; od < OD; od++)
             {
-                Window(g, 0, od, out int d0, out int d1, out int dStart);
+                int d0 = td[od * 3], d1 = td[od * 3 + 1], dStart = td[od * 3 + 2];
                 for (int oh = 0; oh < OH; oh++)
                 {
-                    Window(g, 1, oh, out int h0, out int h1, out int hStart);
+                    int h0 = th[oh * 3], h1 = th[oh * 3 + 1], hStart = th[oh * 3 + 2];
                     for (int ow = 0; ow < OW; ow++, o++)
                     {
-                        Window(g, 2, ow, out int w0, out int w1, out int wStart);
+                        int w0 = tw[ow * 3], w1 = tw[ow * 3 + 1], wStart = tw[ow * 3 + 2];
                         T best = T.MinValue;
                         int bestAt = -1;
                         for (int kd = d0; kd < d1; kd++)
                         {
-                            int id = dStart + kd * g.Dilation[0];
+                            int id = dStart + kd * dd;
                             for (int kh = h0; kh < h1; kh++)
                             {
-                                int ih = hStart + kh * g.Dilation[1];
-                                int rowBase = (id * IH + ih) * IW;
+                                var row = src.Slice((id * IH + hStart + kh * dh) * IW);
                                 for (int kw = w0; kw < w1; kw++)
                                 {
-                                    int iw = wStart + kw * g.Dilation[2];
-                                    T v = src[rowBase + iw];
-                                    if (bestAt < 0 || v > best) { best = v; bestAt = rowBase + iw; }
+                                    T v = row[wStart + kw * dw];
+                                    if (v > best || bestAt < 0)
+                                    {
+                                        best = v;
+                                        bestAt = inSize - row.Length + wStart + kw * dw;
+                                    }
                                 }
                             }
                         }
@@ -65,6 +70,71 @@ public static class Pooling
         }
     }
 
+    /// <summary>Max pooling of floats without indices: the hot case in CNNs, with unchecked pointer loops.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void MaxFloat(ReadOnlySpan<float> x, Span<float> y, int planes, ConvGeometry g)
+    {
+        int inSize = g.InSize, outSize = g.OutSize;
+        int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
+        int dd = g.Dilation[0], dh = g.Dilation[1], dw = g.Dilation[2];
+        var td = Tables(g, 0); var th = Tables(g, 1); var tw = Tables(g, 2);
+        if (x.Length < planes * inSize || y.Length < planes * outSize) throw new ArgumentException("pooling buffers are too small");
+        fixed (float* px = x, py = y)
+        fixed (int* ptd = td, pth = th, ptw = tw)
+        {
+            for (int p = 0; p < planes; p++)
+            {
+                float* src = px + (long)p * inSize;
+                float* dst = py + (long)p * outSize;
+                for (int od = 0; od < OD; od++)
+                {
+                    int d0 = ptd[od * 3], d1 = ptd[od * 3 + 1], dStart = ptd[od * 3 + 2];
+                    for (int oh = 0; oh < OH; oh++)
+                    {
+                        int h0 = pth[oh * 3], h1 = pth[oh * 3 + 1], hStart = pth[oh * 3 + 2];
+                        for (int ow = 0; ow < OW; ow++)
+                        {
+                            int w0 = ptw[ow * 3], w1 = ptw[ow * 3 + 1], wStart = ptw[ow * 3 + 2];
+                            float best = float.MinValue;
+                            for (int kd = d0; kd < d1; kd++)
+                            {
+                                float* plane = src + (long)(dStart + kd * dd) * IH * IW;
+                                for (int kh = h0; kh < h1; kh++)
+                                {
+                                    float* row = plane + (long)(hStart + kh * dh) * IW + wStart;
+                                    for (int kw = w0; kw < w1; kw++)
+                                    {
+                                        best = MaxNoNaN(row[kw * dw], best);
+                                    }
+                                }
+                            }
+                            *dst++ = best;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>v > best ? v : best without a branch (random data would mispredict half the time).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float MaxNoNaN(float v, float best) =>
+        System.Runtime.Intrinsics.X86.Sse.IsSupported
+            ? System.Runtime.Intrinsics.X86.Sse.MaxScalar(System.Runtime.Intrinsics.Vector128.CreateScalarUnsafe(v), System.Runtime.Intrinsics.Vector128.CreateScalarUnsafe(best)).ToScalar()
+            : v > best ? v : best;
+
+    /// <summary>Per output position along dim: first valid tap, end of valid taps, window start (o*s - pad).</summary>
+    private static int[] Tables(ConvGeometry g, int dim)
+    {
+        int n = g.Out[dim];
+        var t = new int[n * 3];
+        for (int o = 0; o < n; o++)
+        {
+            Window(g, dim, o, out t[o * 3], out t[o * 3 + 1], out t[o * 3 + 2]);
+        }
+        return t;
+    }
+
     /// <summary>
     /// Average (lp == 0) or Lp pooling. Average divides by the taps inside the image, or with
     /// countIncludePad by the taps inside the padded image (never beyond the end padding that ceil mode adds).
@@ -74,21 +144,22 @@ public static class Pooling
     {
         int inSize = g.InSize, outSize = g.OutSize;
         int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
+        var td = Tables(g, 0); var th = Tables(g, 1); var tw = Tables(g, 2);
         for (int p = 0; p < planes; p++)
         {
             var src = x.Slice(p * inSize, inSize);
             int o = p * outSize;
             for (int od = 0; od < OD; od++)
             {
-                Window(g, 0, od, out int d0, out int d1, out int dStart);
+                int d0 = td[od * 3], d1 = td[od * 3 + 1], dStart = td[od * 3 + 2];
                 int dPad = countIncludePad ? PaddedTaps(g, 0, dStart) : d1 - d0;
                 for (int oh = 0; oh < OH; oh++)
                 {
-                    Window(g, 1, oh, out int h0, out int h1, out int hStart);
+                    int h0 = th[oh * 3], h1 = th[oh * 3 + 1], hStart = th[oh * 3 + 2];
                     int hPad = countIncludePad ? PaddedTaps(g, 1, hStart) : h1 - h0;
                     for (int ow = 0; ow < OW; ow++, o++)
                     {
-                        Window(g, 2, ow, out int w0, out int w1, out int wStart);
+                        int w0 = tw[ow * 3], w1 = tw[ow * 3 + 1], wStart = tw[ow * 3 + 2];
                         int wPad = countIncludePad ? PaddedTaps(g, 2, wStart) : w1 - w0;
                         double sum = 0;
                         for (int kd = d0; kd < d1; kd++)

@@ -28,6 +28,7 @@ public sealed class MaxPool : OpKernel
         int planes = x.Shape[0] * x.Shape[1];
         switch (x.ElementType)
         {
+            case DataType.Float when idx.IsEmpty: Pooling.MaxFloat(x.ReadOnlySpan<float>(), y.Span<float>(), planes, geo); break;
             case DataType.Float: Pooling.Max(x.ReadOnlySpan<float>(), y.Span<float>(), idx, planes, geo, _columnMajor); break;
             case DataType.Double: Pooling.Max(x.ReadOnlySpan<double>(), y.Span<double>(), idx, planes, geo, _columnMajor); break;
             case DataType.Float16: Pooling.Max(x.ReadOnlySpan<Half>(), y.Span<Half>(), idx, planes, geo, _columnMajor); break;

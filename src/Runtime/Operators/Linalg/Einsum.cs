@@ -153,6 +153,7 @@ public sealed class Einsum : OpKernel
             }
         }
         var y = ctx.OutputUninitialized(0, type, outShape);
+        if (n == 2 && type == DataType.Float && TryContract(inputs[0], inputs[1], eq, sizes, y, ctx.Threads)) return;
         int outCount = y.Length, sumCount = 1;
         for (int q = eq.OutputLabels.Length; q < order.Count; q++) sumCount *= walkSizes[q];
 
@@ -178,6 +179,65 @@ public sealed class Einsum : OpKernel
             for (int i = 0; i < outCount; i++) WriteInteger(y, i, r[i]);
         }
         else throw ctx.Error($"element type {type.OnnxName()} is not supported");
+    }
+
+    /// <summary>
+    /// Two-operand float contractions as a batched SGEMM: permute A to [batch, M, K] and B to [batch, K, N]
+    /// (labels in both inputs and the output are batch, in one input and the output M or N, in both inputs
+    /// only K), multiply, and permute the result to the output order. Diagonals, broadcasting and labels
+    /// summed within one operand return false and take the general walk.
+    /// </summary>
+    private static bool TryContract(Tensor a, Tensor b, EinsumEquation eq, int[] sizes, Tensor y, int threads)
+    {
+        int[] la = eq.OperandLabels[0], lb = eq.OperandLabels[1], lo = eq.OutputLabels;
+        if (la.Distinct().Count() != la.Length || lb.Distinct().Count() != lb.Length) return false;
+        for (int i = 0; i < la.Length; i++) if (a.Shape[i] != sizes[la[i]]) return false;
+        for (int i = 0; i < lb.Length; i++) if (b.Shape[i] != sizes[lb[i]]) return false;
+        var batch = lo.Where(l => la.Contains(l) && lb.Contains(l)).ToList();
+        var mLabels = lo.Where(l => la.Contains(l) && !lb.Contains(l)).ToList();
+        var nLabels = lo.Where(l => lb.Contains(l) && !la.Contains(l)).ToList();
+        var kLabels = la.Where(l => lb.Contains(l) && !lo.Contains(l)).ToList();
+        if (la.Any(l => !lb.Contains(l) && !lo.Contains(l)) || lb.Any(l => !la.Contains(l) && !lo.Contains(l))) return false;
+        int Prod(List<int> ls) => ls.Aggregate(1, (acc, l) => acc * sizes[l]);
+        int bt = Prod(batch), mt = Prod(mLabels), nt = Prod(nLabels), kt = Prod(kLabels);
+        var ap = Permute((float[])a.Buffer, a.Shape, [.. batch.Concat(mLabels).Concat(kLabels).Select(l => Array.IndexOf(la, l))]);
+        var bp = Permute((float[])b.Buffer, b.Shape, [.. batch.Concat(kLabels).Concat(nLabels).Select(l => Array.IndexOf(lb, l))]);
+        var rLabels = batch.Concat(mLabels).Concat(nLabels).ToArray();
+        var r = new float[Math.Max(1, bt * mt * nt)];
+        for (int i = 0; i < bt; i++)
+            NetOnnx.Kernels.Gemm.Sgemm.Multiply(false, false, mt, nt, kt, 1f, ap.AsSpan(i * mt * kt), kt, bp.AsSpan(i * kt * nt), nt,
+                0f, r.AsSpan(i * mt * nt, mt * nt), nt, threads);
+        var res = Permute(r, rLabels.Select(l => sizes[l]).ToArray(), [.. lo.Select(l => Array.IndexOf(rLabels, l))]);
+        res.AsSpan(0, y.Length).CopyTo(y.Span<float>());
+        return true;
+    }
+
+    /// <summary>out = src transposed so that output axis i is input axis perm[i].</summary>
+    private static float[] Permute(float[] src, int[] shape, int[] perm)
+    {
+        bool identity = true;
+        for (int i = 0; i < perm.Length; i++) identity &= perm[i] == i;
+        int total = ShapeMath.Size(shape);
+        if (identity) return src;
+        var st = ShapeMath.Strides(shape);
+        int r = perm.Length;
+        var oshape = perm.Select(p => shape[p]).ToArray();
+        var ost = perm.Select(p => st[p]).ToArray();
+        var dst = new float[total];
+        var idx = new int[r];
+        int off = 0;
+        for (int o = 0; o < total; o++)
+        {
+            dst[o] = src[off];
+            for (int d = r - 1; d >= 0; d--)
+            {
+                off += ost[d];
+                if (++idx[d] < oshape[d]) break;
+                off -= ost[d] * oshape[d];
+                idx[d] = 0;
+            }
+        }
+        return dst;
     }
 
     private static double[] ToDouble(Tensor t)
