@@ -8,7 +8,9 @@ namespace NetOnnx.Tests;
 public class VisionOpsTests
 {
     /// <summary>Runs one node; inputs are given in order (null = omitted optional input).</summary>
-    private static Tensor RunOne(string op, int opset, Tensor?[] inputs, params NodeAttribute[] attrs)
+    private static Tensor RunOne(string op, int opset, Tensor?[] inputs, params NodeAttribute[] attrs) => RunOne(op, opset, 1, inputs, attrs);
+
+    private static Tensor RunOne(string op, int opset, int threads, Tensor?[] inputs, params NodeAttribute[] attrs)
     {
         var m = new Model();
         m.Opsets[""] = opset;
@@ -25,11 +27,27 @@ public class VisionOpsTests
         }
         g.Nodes.Add(new Node(op, names, ["y"], "node", "", attrs));
         g.Outputs.Add(new ValueInfo("y", null));
-        var s = new Session(m);
+        var s = new Session(m, new SessionOptions { IntraOpThreads = threads });
         return s.Run(feeds)["y"];
     }
 
     private static Tensor F(float[] v, params int[] shape) => Tensor.Create(v, shape);
+
+    [Fact]
+    public void ThreadedResizeAndGridSampleMatchSingleThreaded()
+    {
+        var rnd = new Random(1);
+        var x = F(Enumerable.Range(0, 4 * 64 * 64).Select(_ => (float)rnd.NextDouble()).ToArray(), 1, 4, 64, 64);
+        var sizes = Tensor.Create(new long[] { 1, 4, 100, 130 }, 4);
+        var a = RunOne("Resize", 19, 1, [x, null, null, sizes], NodeAttribute.Of("mode", "cubic"), NodeAttribute.Of("antialias", 1L));
+        var b = RunOne("Resize", 19, 2, [x, null, null, sizes], NodeAttribute.Of("mode", "cubic"), NodeAttribute.Of("antialias", 1L));
+        Assert.Equal(a.ToArray<float>(), b.ToArray<float>());
+        var grid = F(Enumerable.Range(0, 50 * 60 * 2).Select(_ => (float)(rnd.NextDouble() * 2.4 - 1.2)).ToArray(), 1, 50, 60, 2);
+        var g1 = RunOne("GridSample", 20, 1, [x, grid], NodeAttribute.Of("mode", "cubic"), NodeAttribute.Of("padding_mode", "reflection"));
+        var g2 = RunOne("GridSample", 20, 2, [x, grid], NodeAttribute.Of("mode", "cubic"), NodeAttribute.Of("padding_mode", "reflection"));
+        Assert.Equal([1, 4, 50, 60], g1.Shape);
+        Assert.Equal(g1.ToArray<float>(), g2.ToArray<float>());
+    }
 
     [Fact]
     public void Upsample7NearestUsesScalesAttribute()
