@@ -154,6 +154,7 @@ internal static class Jpeg
                         width = d[seg + 3] << 8 | d[seg + 4];
                         int nc = d[seg + 5];
                         if (width <= 0 || height <= 0 || nc is not (1 or 3)) throw new ImageFormatException($"unsupported JPEG frame ({width}x{height}, {nc} components)");
+                        ImageCodecs.CheckSize(width, height);
                         comps = new Component[nc];
                         for (int i = 0; i < nc; i++)
                         {

@@ -105,8 +105,12 @@ public sealed class RoiAlign : OpKernel
         {
             long b = batch[i];
             if (b < 0 || b >= n) throw ctx.Error($"batch index {b} of roi {i} is out of range [0, {n})");
-            RegionKernels.RoiAlign(xf.AsSpan((int)b * plane, plane), yf.AsSpan(i * outPer, outPer), c, h, w,
-                rf[i * 4], rf[i * 4 + 1], rf[i * 4 + 2], rf[i * 4 + 3], _scale, _halfPixel, _h, _w, _sampling, _max);
+            try
+            {
+                RegionKernels.RoiAlign(xf.AsSpan((int)b * plane, plane), yf.AsSpan(i * outPer, outPer), c, h, w,
+                    rf[i * 4], rf[i * 4 + 1], rf[i * 4 + 2], rf[i * 4 + 3], _scale, _halfPixel, _h, _w, _sampling, _max);
+            }
+            catch (ArgumentException e) { throw ctx.Error(e.Message); }
         }
         VisionTensors.Store(y, yf);
     }

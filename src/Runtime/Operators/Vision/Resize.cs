@@ -133,7 +133,9 @@ public sealed class Resize : OpKernel
                 if (!(s > 0)) throw ctx.Error($"scale {s} for axis {axes[i]} must be positive");
                 int a = axes[i];
                 scale[a] = s;
-                outShape[a] = (int)Math.Floor(x.Shape[a] * s);
+                double od = Math.Floor(x.Shape[a] * s);
+                if (od > int.MaxValue) throw ctx.Error($"scale {s} makes axis {a} too large ({od})");
+                outShape[a] = (int)od;
             }
         }
         else if (sizesT is not null)
@@ -164,7 +166,9 @@ public sealed class Resize : OpKernel
                 foreach (int a in axes)
                 {
                     scale[a] = s;
-                    outShape[a] = (int)Math.Round(s * x.Shape[a], MidpointRounding.AwayFromZero);
+                    double od = Math.Round(s * x.Shape[a], MidpointRounding.AwayFromZero);
+                    if (od > int.MaxValue) throw ctx.Error($"axis {a} would be too large ({od})");
+                    outShape[a] = (int)od;
                 }
             }
         }
@@ -187,6 +191,9 @@ public sealed class Resize : OpKernel
 
         for (int a = 0; a < rank; a++)
             if (x.Shape[a] == 0 && outShape[a] != 0) throw ctx.Error($"cannot resize empty axis {a} to {outShape[a]}");
+        long total = 1;
+        foreach (int d in outShape) total *= d;
+        if (total > Array.MaxLength) throw ctx.Error($"output shape {Kernels.ShapeMath.Format(outShape)} is too large");
         var y = ctx.OutputUninitialized(0, x.ElementType, outShape);
         if (y.Length == 0) return;
 
