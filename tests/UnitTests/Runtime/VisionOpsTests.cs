@@ -50,6 +50,23 @@ public class VisionOpsTests
     }
 
     [Fact]
+    public void ThreadedDeformConvMatchesSingleThreaded()
+    {
+        var rnd = new Random(2);
+        float[] R(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rnd.NextDouble() - 0.5) * scale)).ToArray();
+        var x = F(R(2 * 8 * 20 * 20, 2), 2, 8, 20, 20);
+        var w = F(R(16 * 4 * 3 * 3, 1), 16, 4, 3, 3);
+        var off = F(R(2 * 2 * 18 * 20 * 20, 3), 2, 36, 20, 20);
+        var b = F(R(16, 1), 16);
+        var mask = F(R(2 * 18 * 20 * 20, 2), 2, 18, 20, 20);
+        NodeAttribute[] attrs = [NodeAttribute.Of("group", 2L), NodeAttribute.Of("offset_group", 2L), NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 })];
+        var y1 = RunOne("DeformConv", 19, 1, [x, w, off, b, mask], attrs);
+        var y2 = RunOne("DeformConv", 19, 2, [x, w, off, b, mask], attrs);
+        Assert.Equal([2, 16, 20, 20], y1.Shape);
+        Assert.Equal(y1.ToArray<float>(), y2.ToArray<float>());
+    }
+
+    [Fact]
     public void Upsample7NearestUsesScalesAttribute()
     {
         var y = RunOne("Upsample", 7, [F([1, 2, 3, 4], 1, 1, 2, 2)], NodeAttribute.Of("scales", new float[] { 1, 1, 2, 3 }));
