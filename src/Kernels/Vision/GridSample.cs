@@ -47,8 +47,9 @@ public static class GridSampleKernel
         c[3] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
     }
 
+    /// <summary>Computes the output points [start, end) of the flattened (batch, output position) range.</summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> grid, Span<float> y, int batch, int channels,
-        int[] inDims, int[] outDims, GridSampleMode mode, GridPadding padding, bool alignCorners)
+        int[] inDims, int[] outDims, GridSampleMode mode, GridPadding padding, bool alignCorners, int start = 0, int end = -1)
     {
         int r = inDims.Length;
         int inPlane = 1, outPlane = 1;
@@ -72,11 +73,12 @@ public static class GridSampleKernel
         var comboW = new double[combos];
         Span<double> cc = stackalloc double[4];
 
-        for (int b = 0; b < batch; b++)
+        if (end < 0) end = batch * outPlane;
+        for (int point = start; point < end; point++)
         {
-            for (int p = 0; p < outPlane; p++)
+            int b = point / outPlane, p = point - b * outPlane;
             {
-                int g = (b * outPlane + p) * r;
+                int g = point * r;
                 for (int i = 0; i < r; i++)
                 {
                     double c = Denormalize(grid[g + r - 1 - i], inDims[i], alignCorners);

@@ -45,7 +45,7 @@ public static class ImageCodecs
                 _ => throw new NotSupportedException($"{fmt} images are not supported by this runtime's ImageDecoder"),
             };
         }
-        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or EndOfStreamException or InvalidDataException or OverflowException)
+        catch (Exception e) when (e is not (ImageFormatException or NotSupportedException or OutOfMemoryException))
         {
             throw new ImageFormatException($"corrupt {fmt} stream: {e.Message}");
         }
@@ -53,7 +53,7 @@ public static class ImageCodecs
 
     private static void Check(bool ok, string what) { if (!ok) throw new ImageFormatException(what); }
 
-    private static void CheckSize(long w, long h)
+    internal static void CheckSize(long w, long h)
     {
         Check(w > 0 && h > 0 && w * h <= (1L << 28), $"invalid image size {w}x{h}");
     }

@@ -96,7 +96,7 @@ internal static class Jpeg
         var acTables = new Huffman?[4];
         Component[] comps = [];
         int width = 0, height = 0, hmax = 1, vmax = 1, restart = 0, mcusX = 0, mcusY = 0;
-        bool frame = false, adobe = false; int adobeTransform = -1;
+        bool frame = false, adobe = false, progressive = false; int adobeTransform = -1;
         int pos = 2;
         while (pos < d.Length)
         {
@@ -146,13 +146,15 @@ internal static class Jpeg
                         if (tc == 0) dcTables[th & 3] = h; else acTables[th & 3] = h;
                     }
                     break;
-                case 0xC0 or 0xC1:
+                case 0xC0 or 0xC1 or 0xC2:
                     {
+                        progressive = marker == 0xC2;
                         if (d[seg] != 8) throw new NotSupportedException($"{d[seg]}-bit JPEG is not supported");
                         height = d[seg + 1] << 8 | d[seg + 2];
                         width = d[seg + 3] << 8 | d[seg + 4];
                         int nc = d[seg + 5];
                         if (width <= 0 || height <= 0 || nc is not (1 or 3)) throw new ImageFormatException($"unsupported JPEG frame ({width}x{height}, {nc} components)");
+                        ImageCodecs.CheckSize(width, height);
                         comps = new Component[nc];
                         for (int i = 0; i < nc; i++)
                         {
@@ -173,8 +175,8 @@ internal static class Jpeg
                         frame = true;
                         break;
                     }
-                case >= 0xC2 and <= 0xCF when marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
-                    throw new NotSupportedException("progressive, lossless and arithmetic-coded JPEG are not supported");
+                case >= 0xC3 and <= 0xCF when marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
+                    throw new NotSupportedException("lossless, hierarchical and arithmetic-coded JPEG are not supported");
                 case 0xDD: restart = d[seg] << 8 | d[seg + 1]; break;
                 case 0xEE:
                     if (len >= 12 && d[seg] == 'A' && d[seg + 1] == 'd' && d[seg + 2] == 'o' && d[seg + 3] == 'b' && d[seg + 4] == 'e')
@@ -192,7 +194,11 @@ internal static class Jpeg
                             sc[i].Td = tables >> 4 & 3;
                             sc[i].Ta = tables & 3;
                         }
-                        pos = DecodeScan(d, end, sc, dcTables, acTables, restart, mcusX, mcusY, width, height, hmax, vmax);
+                        int sp = seg + 1 + ns * 2;
+                        var spec = new Spectral(progressive ? d[sp] : 0, progressive ? d[sp + 1] : 63, progressive ? d[sp + 2] >> 4 : 0, progressive ? d[sp + 2] & 15 : 0);
+                        if (spec.Ss > spec.Se || spec.Se > 63 || (spec.Ss > 0 && ns != 1) || (spec.Ss == 0 && spec.Se != 0 && progressive))
+                            throw new ImageFormatException("invalid JPEG progressive scan parameters");
+                        pos = DecodeScan(d, end, sc, dcTables, acTables, restart, mcusX, mcusY, width, height, hmax, vmax, spec);
                         continue;
                     }
             }
@@ -226,8 +232,15 @@ internal static class Jpeg
         return new DecodedImage(width, height, 3, rgb);
     }
 
+    /// <summary>Spectral selection and successive approximation of a scan (baseline: 0, 63, 0, 0).</summary>
+    private sealed record Spectral(int Ss, int Se, int Ah, int Al)
+    {
+        public bool Baseline => Ss == 0 && Se == 63 && Ah == 0 && Al == 0;
+        public int EobRun;
+    }
+
     private static int DecodeScan(byte[] d, int pos, Component[] sc, Huffman?[] dcT, Huffman?[] acT, int restart,
-        int mcusX, int mcusY, int width, int height, int hmax, int vmax)
+        int mcusX, int mcusY, int width, int height, int hmax, int vmax, Spectral spec)
     {
         var br = new BitReader(d, pos);
         foreach (var c in sc) c.Pred = 0;
@@ -248,18 +261,19 @@ internal static class Jpeg
             {
                 br.Restart();
                 foreach (var c in sc) c.Pred = 0;
+                spec.EobRun = 0;
             }
             if (sc.Length == 1)
             {
                 var c = sc[0];
-                DecodeBlock(br, c, dcT, acT, (m / compBw) * c.BlocksW + m % compBw);
+                DecodeBlock(br, c, dcT, acT, (m / compBw) * c.BlocksW + m % compBw, spec);
                 continue;
             }
             int mx = m % mcusX, my = m / mcusX;
             foreach (var c in sc)
                 for (int v = 0; v < c.V; v++)
                     for (int h = 0; h < c.H; h++)
-                        DecodeBlock(br, c, dcT, acT, (my * c.V + v) * c.BlocksW + mx * c.H + h);
+                        DecodeBlock(br, c, dcT, acT, (my * c.V + v) * c.BlocksW + mx * c.H + h, spec);
         }
         // Continue after the entropy-coded data: find the next marker that is not RSTn.
         int p = br.Pos;
@@ -267,11 +281,12 @@ internal static class Jpeg
         return p;
     }
 
-    private static void DecodeBlock(BitReader br, Component c, Huffman?[] dcT, Huffman?[] acT, int block)
+    private static void DecodeBlock(BitReader br, Component c, Huffman?[] dcT, Huffman?[] acT, int block, Spectral spec)
     {
+        var coef = c.Coeffs.AsSpan(block * 64, 64);
+        if (!spec.Baseline) { DecodeProgressive(br, c, dcT, acT, coef, spec); return; }
         var dc = dcT[c.Td] ?? throw new ImageFormatException("JPEG DC table missing");
         var ac = acT[c.Ta] ?? throw new ImageFormatException("JPEG AC table missing");
-        var coef = c.Coeffs.AsSpan(block * 64, 64);
         int t = Decode(br, dc);
         c.Pred += Extend(br.Receive(t), t);
         coef[0] = (short)c.Pred;
@@ -289,6 +304,89 @@ internal static class Jpeg
             if (k > 63) throw new ImageFormatException("corrupt JPEG AC data");
             coef[ZigZag[k]] = (short)Extend(br.Receive(s), s);
             k++;
+        }
+    }
+
+    /// <summary>One block of a progressive scan: DC first/refine or AC first/refine (ITU T.81 G.1.2).</summary>
+    private static void DecodeProgressive(BitReader br, Component c, Huffman?[] dcT, Huffman?[] acT, Span<short> coef, Spectral spec)
+    {
+        int al = spec.Al;
+        if (spec.Ss == 0)
+        {
+            if (spec.Ah == 0)
+            {
+                var dc = dcT[c.Td] ?? throw new ImageFormatException("JPEG DC table missing");
+                int t = Decode(br, dc);
+                c.Pred += Extend(br.Receive(t), t);
+                coef[0] = (short)(c.Pred << al);
+            }
+            else if (br.Bit() != 0) coef[0] |= (short)(1 << al);
+            return;
+        }
+        var ac = acT[c.Ta] ?? throw new ImageFormatException("JPEG AC table missing");
+        if (spec.Ah == 0)
+        {
+            if (spec.EobRun > 0) { spec.EobRun--; return; }
+            for (int k = spec.Ss; k <= spec.Se; k++)
+            {
+                int rs = Decode(br, ac);
+                int r = rs >> 4, s = rs & 15;
+                if (s != 0)
+                {
+                    k += r;
+                    if (k > 63) throw new ImageFormatException("corrupt JPEG AC data");
+                    coef[ZigZag[k]] = (short)(Extend(br.Receive(s), s) * (1 << al));
+                }
+                else if (r == 15) k += 15;
+                else
+                {
+                    spec.EobRun = (1 << r) - 1;
+                    if (r > 0) spec.EobRun += br.Receive(r);
+                    break;
+                }
+            }
+            return;
+        }
+        // Refinement: one new bit for coefficients already non-zero, and newly non-zero ones of magnitude 1 << al.
+        int p1 = 1 << al, m1 = -1 << al;
+        int kk = spec.Ss;
+        if (spec.EobRun == 0)
+        {
+            for (; kk <= spec.Se; kk++)
+            {
+                int rs = Decode(br, ac);
+                int r = rs >> 4, s = rs & 15, val = 0;
+                if (s != 0) val = br.Bit() != 0 ? p1 : m1;
+                else if (r != 15)
+                {
+                    spec.EobRun = 1 << r;
+                    if (r > 0) spec.EobRun += br.Receive(r);
+                    break;
+                }
+                while (kk <= spec.Se)
+                {
+                    int z = ZigZag[kk];
+                    if (coef[z] != 0)
+                    {
+                        if (br.Bit() != 0 && (coef[z] & p1) == 0) coef[z] += (short)(coef[z] >= 0 ? p1 : m1);
+                    }
+                    else
+                    {
+                        if (--r < 0) break;
+                    }
+                    kk++;
+                }
+                if (val != 0 && kk <= 63) coef[ZigZag[kk]] = (short)val;
+            }
+        }
+        if (spec.EobRun > 0)
+        {
+            for (; kk <= spec.Se; kk++)
+            {
+                int z = ZigZag[kk];
+                if (coef[z] != 0 && br.Bit() != 0 && (coef[z] & p1) == 0) coef[z] += (short)(coef[z] >= 0 ? p1 : m1);
+            }
+            spec.EobRun--;
         }
     }
 
@@ -378,7 +476,7 @@ internal static class Jpeg
         }
         int ow = dw * fx, oh = dh * fy;
         var t = new byte[ow * oh];
-        if (integral && fx == 2 && fy == 2 && dw >= 2)
+        if (integral && fx == 2 && fy == 2 && dw > 2)
         {
             for (int r = 0; r < dh; r++)
                 for (int v = 0; v < 2; v++)
@@ -396,7 +494,7 @@ internal static class Jpeg
                     }
                 }
         }
-        else if (integral && fx == 2 && fy == 1 && dw >= 2)
+        else if (integral && fx == 2 && fy == 1 && dw > 2)
         {
             for (int r = 0; r < dh; r++)
             {
@@ -409,7 +507,7 @@ internal static class Jpeg
                 }
             }
         }
-        else if (integral && fx == 1 && fy == 2)
+        else if (integral && fx == 1 && fy == 2 && dw > 2)
         {
             for (int r = 0; r < dh; r++)
                 for (int v = 0; v < 2; v++)

@@ -72,8 +72,12 @@ public static class RegionKernels
         double roiW = endW - startW, roiH = endH - startH;
         if (!halfPixel) { roiW = Math.Max(roiW, 1); roiH = Math.Max(roiH, 1); }
         double binH = roiH / pooledH, binW = roiW / pooledW;
-        int gridH = samplingRatio > 0 ? samplingRatio : (int)Math.Ceiling(roiH / pooledH);
-        int gridW = samplingRatio > 0 ? samplingRatio : (int)Math.Ceiling(roiW / pooledW);
+        double gh = samplingRatio > 0 ? samplingRatio : Math.Ceiling(roiH / pooledH);
+        double gw = samplingRatio > 0 ? samplingRatio : Math.Ceiling(roiW / pooledW);
+        // A degenerate or absurd roi (NaN, infinite, millions of samples per bin) is rejected, not sampled.
+        if (!(gh >= 0 && gw >= 0 && gh * gw <= 1 << 20))
+            throw new ArgumentException($"roi ({x1}, {y1}, {x2}, {y2}) needs an invalid number of samples per bin");
+        int gridH = (int)gh, gridW = (int)gw;
         int count = Math.Max(gridH * gridW, 1);
         int plane = h * w;
         int ns = gridH * gridW;

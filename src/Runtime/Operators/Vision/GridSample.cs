@@ -55,7 +55,11 @@ public sealed class GridSample : OpKernel
         if (y.Length == 0) return;
         foreach (int d in inDims) if (d == 0) throw ctx.Error("input spatial dimensions must be non-empty");
         var yf = new float[y.Length];
-        GridSampleKernel.Run(VisionTensors.ToFloat(x), VisionTensors.ToFloat(grid), yf, n, c, inDims, outDims, _mode, _padding, _alignCorners);
+        var xf = VisionTensors.ToFloat(x);
+        var gf = VisionTensors.ToFloat(grid);
+        int points = n * (y.Length / Math.Max(1, n * c));
+        VisionTensors.ParallelRanges(points, (long)c * (_mode == GridSampleMode.Cubic ? 16 : 4), ctx.Threads, (s, e) =>
+            GridSampleKernel.Run(xf, gf, yf, n, c, inDims, outDims, _mode, _padding, _alignCorners, s, e));
         VisionTensors.Store(y, yf);
     }
 }

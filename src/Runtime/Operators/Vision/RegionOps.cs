@@ -105,8 +105,12 @@ public sealed class RoiAlign : OpKernel
         {
             long b = batch[i];
             if (b < 0 || b >= n) throw ctx.Error($"batch index {b} of roi {i} is out of range [0, {n})");
-            RegionKernels.RoiAlign(xf.AsSpan((int)b * plane, plane), yf.AsSpan(i * outPer, outPer), c, h, w,
-                rf[i * 4], rf[i * 4 + 1], rf[i * 4 + 2], rf[i * 4 + 3], _scale, _halfPixel, _h, _w, _sampling, _max);
+            try
+            {
+                RegionKernels.RoiAlign(xf.AsSpan((int)b * plane, plane), yf.AsSpan(i * outPer, outPer), c, h, w,
+                    rf[i * 4], rf[i * 4 + 1], rf[i * 4 + 2], rf[i * 4 + 3], _scale, _halfPixel, _h, _w, _sampling, _max);
+            }
+            catch (ArgumentException e) { throw ctx.Error(e.Message); }
         }
         VisionTensors.Store(y, yf);
     }
@@ -248,7 +252,34 @@ public sealed class DeformConv : OpKernel
         int cPerOffGroup = c / _offsetGroup, ocg = oc / _group;
         for (int b = 0; b < n; b++)
         {
-            for (int ch = 0; ch < c; ch++)
+            int batch = b;
+            VisionTensors.ParallelRanges(c, (long)k * opix * 8, ctx.Threads, (c0, c1) =>
+                Im2Col(xf, of, mf, cols, batch, c0, c1, c, h, w, kh, kw, oh, ow, cPerOffGroup, dil, str, pads));
+            for (int gr = 0; gr < _group; gr++)
+            {
+                int grp = gr;
+                var outArr = yf;
+                int outBase = (b * oc + gr * ocg) * opix;
+                VisionTensors.ParallelRanges(ocg, (long)cg * k * opix, ctx.Threads, (o0, o1) =>
+                {
+                    var outSpan = outArr.AsSpan(outBase + o0 * opix, (o1 - o0) * opix);
+                    if (bf is not null)
+                        for (int o = o0; o < o1; o++) outSpan.Slice((o - o0) * opix, opix).Fill(bf[grp * ocg + o]);
+                    RegionKernels.Gemm(wf.AsSpan((grp * ocg + o0) * cg * k, (o1 - o0) * cg * k), cols.AsSpan(grp * cg * k * opix, cg * k * opix),
+                        outSpan, o1 - o0, cg * k, opix);
+                });
+            }
+        }
+        VisionTensors.Store(y, yf);
+    }
+
+    /// <summary>Samples channels [c0, c1) of one image at the offset kernel taps into the column matrix.</summary>
+    private void Im2Col(float[] xf, float[] of, float[]? mf, float[] cols, int b, int c0, int c1, int c, int h, int w,
+        int kh, int kw, int oh, int ow, int cPerOffGroup, int[] dil, int[] str, int[] pads)
+    {
+        int k = kh * kw, opix = oh * ow;
+        for (int ch = c0; ch < c1; ch++)
+        {
             {
                 int g = ch / cPerOffGroup;
                 var plane = xf.AsSpan((b * c + ch) * h * w, h * w);
@@ -271,14 +302,6 @@ public sealed class DeformConv : OpKernel
                             }
                     }
             }
-            for (int gr = 0; gr < _group; gr++)
-            {
-                var outSpan = yf.AsSpan((b * oc + gr * ocg) * opix, ocg * opix);
-                if (bf is not null)
-                    for (int o = 0; o < ocg; o++) outSpan.Slice(o * opix, opix).Fill(bf[gr * ocg + o]);
-                RegionKernels.Gemm(wf.AsSpan(gr * ocg * cg * k, ocg * cg * k), cols.AsSpan(gr * cg * k * opix, cg * k * opix), outSpan, ocg, cg * k, opix);
-            }
         }
-        VisionTensors.Store(y, yf);
     }
 }

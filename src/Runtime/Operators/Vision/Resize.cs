@@ -133,7 +133,9 @@ public sealed class Resize : OpKernel
                 if (!(s > 0)) throw ctx.Error($"scale {s} for axis {axes[i]} must be positive");
                 int a = axes[i];
                 scale[a] = s;
-                outShape[a] = (int)Math.Floor(x.Shape[a] * s);
+                double od = Math.Floor(x.Shape[a] * s);
+                if (od > int.MaxValue) throw ctx.Error($"scale {s} makes axis {a} too large ({od})");
+                outShape[a] = (int)od;
             }
         }
         else if (sizesT is not null)
@@ -164,7 +166,9 @@ public sealed class Resize : OpKernel
                 foreach (int a in axes)
                 {
                     scale[a] = s;
-                    outShape[a] = (int)Math.Round(s * x.Shape[a], MidpointRounding.AwayFromZero);
+                    double od = Math.Round(s * x.Shape[a], MidpointRounding.AwayFromZero);
+                    if (od > int.MaxValue) throw ctx.Error($"axis {a} would be too large ({od})");
+                    outShape[a] = (int)od;
                 }
             }
         }
@@ -187,6 +191,9 @@ public sealed class Resize : OpKernel
 
         for (int a = 0; a < rank; a++)
             if (x.Shape[a] == 0 && outShape[a] != 0) throw ctx.Error($"cannot resize empty axis {a} to {outShape[a]}");
+        long total = 1;
+        foreach (int d in outShape) total *= d;
+        if (total > Array.MaxLength) throw ctx.Error($"output shape {Kernels.ShapeMath.Format(outShape)} is too large");
         var y = ctx.OutputUninitialized(0, x.ElementType, outShape);
         if (y.Length == 0) return;
 
@@ -199,30 +206,56 @@ public sealed class Resize : OpKernel
             return;
         }
 
-        if (x.ElementType == DataType.Double) Separable(x.ReadOnlySpan<double>().ToArray(), x.Shape, outShape, scale, roiStart, roiEnd, y, (double)_extrapolation);
+        if (x.ElementType == DataType.Double)
+            Separable((double[])x.Buffer, x.Length, x.Shape, outShape, scale, roiStart, roiEnd, y, _extrapolation, ctx.Threads);
+        else if (x.ElementType == DataType.Float)
+            Separable((float[])x.Buffer, x.Length, x.Shape, outShape, scale, roiStart, roiEnd, y, (float)_extrapolation, ctx.Threads);
         else if (VisionTensors.IsReal(x.ElementType))
-            Separable(VisionTensors.ToFloat(x), x.Shape, outShape, scale, roiStart, roiEnd, y, (float)_extrapolation);
+        {
+            var xf = VisionTensors.ToFloat(x);
+            Separable(xf, xf.Length, x.Shape, outShape, scale, roiStart, roiEnd, y, (float)_extrapolation, ctx.Threads);
+        }
         else throw ctx.Error($"{x.ElementType.OnnxName()} is not supported by {_mode} resize");
     }
 
-    private void Separable<T>(T[] data, int[] inShape, int[] outShape, double[] scale, double[] roiStart, double[] roiEnd, Tensor y, T extrapolation)
+    private void Separable<T>(T[] data, int dataLen, int[] inShape, int[] outShape, double[] scale, double[] roiStart, double[] roiEnd,
+        Tensor y, T extrapolation, int threads)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         int rank = inShape.Length;
-        var cur = (int[])inShape.Clone();
+        var taps = new Kernels.Vision.AxisTaps?[rank];
+        int lastAxis = -1;
         for (int a = 0; a < rank; a++)
         {
-            var taps = ResizeKernels.InterpolationTaps(_mode, _coord, scale[a], inShape[a], outShape[a], roiStart[a], roiEnd[a],
+            var t = ResizeKernels.InterpolationTaps(_mode, _coord, scale[a], inShape[a], outShape[a], roiStart[a], roiEnd[a],
                 _antialias, _cubicA, _excludeOutside);
-            if (taps.IsIdentity(inShape[a])) continue;
+            if (t.IsIdentity(inShape[a])) continue;
+            taps[a] = t;
+            lastAxis = a;
+        }
+        // The final pass writes straight into the output when it has the working type.
+        bool direct = y.Buffer is T[];
+        var cur = (int[])inShape.Clone();
+        for (int a = 0; a <= lastAxis; a++)
+        {
+            var t = taps[a];
+            if (t is null) continue;
             int outer = 1, inner = 1;
             for (int b = 0; b < a; b++) outer *= cur[b];
             for (int b = a + 1; b < rank; b++) inner *= cur[b];
-            var next = new T[outer * outShape[a] * inner];
-            ResizeKernels.ResizeAxis<T>(data, next, outer, inShape[a], inner, taps, extrapolation);
+            int inLen = inShape[a], outLen = outShape[a];
+            int nextLen = outer * outLen * inner;
+            var next = a == lastAxis && direct ? (T[])y.Buffer : new T[nextLen];
+            var src = data;
+            VisionTensors.ParallelRanges(outer, (long)outLen * inner * t.Taps, threads, (o0, o1) =>
+                ResizeKernels.ResizeAxis<T>(src.AsSpan(o0 * inLen * inner, (o1 - o0) * inLen * inner),
+                    next.AsSpan(o0 * outLen * inner, (o1 - o0) * outLen * inner), o1 - o0, inLen, inner, t, extrapolation));
             data = next;
-            cur[a] = outShape[a];
+            dataLen = nextLen;
+            cur[a] = outLen;
         }
+        if (lastAxis >= 0 && direct) return;
+        if (direct) { data.AsSpan(0, dataLen).CopyTo(((T[])y.Buffer).AsSpan(0, y.Length)); return; }
         if (data is float[] f) VisionTensors.Store(y, f);
         else VisionTensors.Store(y, (double[])(object)data);
     }

@@ -67,5 +67,17 @@ internal static class VisionTensors
         }
     }
 
+    /// <summary>
+    /// Splits [0, count) into one contiguous range per thread and runs body on each; runs inline when the work
+    /// (count * workPerItem) is too small to be worth the hand-off.
+    /// </summary>
+    public static void ParallelRanges(int count, long workPerItem, int threads, Action<int, int> body)
+    {
+        if (threads <= 1 || count < 2 || count * workPerItem < (1 << 15)) { body(0, count); return; }
+        int chunks = Math.Min(threads, count);
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
+            body((int)((long)count * c / chunks), (int)((long)count * (c + 1) / chunks)));
+    }
+
     public static bool IsReal(DataType t) => (t.IsFloat() || t.IsInteger()) && !t.IsEncoded();
 }
