@@ -1,0 +1,66 @@
+using NetOnnx.Runtime;
+using Xunit;
+
+namespace NetOnnx.Tests;
+
+/// <summary>The legacy ai.onnx.ml models (tree ensembles, linear models) on hand-computed cases.</summary>
+public class MlOpsTests
+{
+    private static NodeAttribute Ints(string n, params long[] v) => new(n, AttributeKind.Ints) { Ints = v };
+    private static NodeAttribute Floats(string n, params float[] v) => new(n, AttributeKind.Floats) { Floats = v };
+    private static NodeAttribute Strings(string n, params string[] v) =>
+        new(n, AttributeKind.Strings) { ByteStrings = v.Select(s => System.Text.Encoding.UTF8.GetBytes(s)).ToArray() };
+    private static NodeAttribute Str(string n, string v) => new(n, AttributeKind.String) { Bytes = System.Text.Encoding.UTF8.GetBytes(v) };
+
+    private static Dictionary<string, object> Run(Node node, Tensor x)
+    {
+        var m = new Model();
+        m.Opsets[""] = 17;
+        m.Opsets["ai.onnx.ml"] = 3;
+        m.Graph.Inputs.Add(new ValueInfo("x", OnnxType.Tensor(x.ElementType, x.Shape.Select(d => Dim.Known(d)).ToArray())));
+        m.Graph.Nodes.Add(node);
+        foreach (var o in node.Outputs) m.Graph.Outputs.Add(new ValueInfo(o, null));
+        return new Session(m).Run(new Dictionary<string, object> { ["x"] = x });
+    }
+
+    // One stump per tree: tree 0 splits feature 0 at 0.5 (LEQ), tree 1 always lands on its single leaf.
+    private static IEnumerable<NodeAttribute> TwoTrees(string votes, long[] voteIds, float[] weights) =>
+    [
+        Ints("nodes_treeids", 0, 0, 0, 1), Ints("nodes_nodeids", 0, 1, 2, 0),
+        Ints("nodes_featureids", 0, 0, 0, 0), Floats("nodes_values", 0.5f, 0, 0, 0),
+        Strings("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF", "LEAF"),
+        Ints("nodes_truenodeids", 1, 0, 0, 0), Ints("nodes_falsenodeids", 2, 0, 0, 0),
+        Ints(votes + "_treeids", 0, 0, 1), Ints(votes + "_nodeids", 1, 2, 0), Ints(votes + "_ids", voteIds), Floats(votes + "_weights", weights),
+    ];
+
+    [Fact]
+    public void TreeEnsembleRegressorAveragesTreesAndAddsBase()
+    {
+        var node = new Node("TreeEnsembleRegressor", ["x"], ["y"], "reg", "ai.onnx.ml",
+            [.. TwoTrees("target", [0, 0, 0], [10, 20, 2]), new NodeAttribute("n_targets", AttributeKind.Int) { Int = 1 },
+             Str("aggregate_function", "AVERAGE"), Floats("base_values", 1)]);
+        var y = (Tensor)Run(node, Tensor.Create(new float[] { 0.2f, 0.9f }, 2, 1))["y"];
+        Assert.Equal([2, 1], y.Shape);
+        Assert.Equal([7f, 12f], y.ToArray<float>()); // (10+2)/2+1, (20+2)/2+1
+    }
+
+    [Fact]
+    public void TreeEnsembleClassifierVotesForTheTopClass()
+    {
+        var node = new Node("TreeEnsembleClassifier", ["x"], ["label", "scores"], "cls", "ai.onnx.ml",
+            [.. TwoTrees("class", [0, 2, 1], [1, 1, 0.5f]), Ints("classlabels_int64s", 5, 6, 7)]);
+        var r = Run(node, Tensor.Create(new float[] { 0.2f, 0.9f }, 2, 1));
+        Assert.Equal([5L, 7L], ((Tensor)r["label"]).ToArray<long>());
+        Assert.Equal([1f, 0.5f, 0f, 0f, 0.5f, 1f], ((Tensor)r["scores"]).ToArray<float>());
+    }
+
+    [Fact]
+    public void LinearClassifierBinaryFormExpandsToTwoColumns()
+    {
+        var node = new Node("LinearClassifier", ["x"], ["label", "scores"], "lin", "ai.onnx.ml",
+            [Floats("coefficients", 1, -1), Floats("intercepts", 0.5f), Strings("classlabels_strings", "no", "yes")]);
+        var r = Run(node, Tensor.Create(new float[] { 1, 3, 3, 1 }, 2, 2));
+        Assert.Equal(["no", "yes"], ((Tensor)r["label"]).ToArray<string>());
+        Assert.Equal([1.5f, -1.5f, -2.5f, 2.5f], ((Tensor)r["scores"]).ToArray<float>());
+    }
+}
