@@ -64,3 +64,25 @@ public class MlOpsTests
         Assert.Equal([1.5f, -1.5f, -2.5f, 2.5f], ((Tensor)r["scores"]).ToArray<float>());
     }
 }
+
+public class StringOpsTests
+{
+    [Theory]
+    [InlineData(@"\d+", "123", true)]
+    [InlineData(@"\d+", "١٢٣", false)] // RE2's \d is ASCII only
+    [InlineData(@"[[:alpha:]]+[[:digit:]]", "abc7", true)]
+    [InlineData(@"(?P<user>\w+)@\pL+\.com", "me@example.com", true)]
+    [InlineData(@"[]a]+", "a]a", true)]
+    [InlineData(@"a.c", "a\nc", false)]
+    public void RegexFullMatchUsesRe2Semantics(string pattern, string text, bool expected)
+    {
+        var m = new Model();
+        m.Opsets[""] = 20;
+        m.Graph.Inputs.Add(new ValueInfo("x", OnnxType.Tensor(DataType.String, Dim.Known(1))));
+        m.Graph.Nodes.Add(new Node("RegexFullMatch", ["x"], ["y"], "re", "",
+            [new NodeAttribute("pattern", AttributeKind.String) { Bytes = System.Text.Encoding.UTF8.GetBytes(pattern) }]));
+        m.Graph.Outputs.Add(new ValueInfo("y", null));
+        var y = (Tensor)new Session(m).Run(new Dictionary<string, object> { ["x"] = Tensor.Create(new[] { text }, 1) })["y"];
+        Assert.Equal(expected, y.ToArray<bool>()[0]);
+    }
+}
