@@ -106,8 +106,36 @@ public static class ValueCodec
                 }
                 return p.ToByteArray();
             }
+            case MapValue m: return ToMap(m, name).ToByteArray();
+            case MapSequence ms:
+            {
+                var p = new SequenceProto { Name = name, ElemType = (int)SequenceProto.Types.DataType.Map };
+                p.MapValues.AddRange(ms.Items.Select(m => ToMap(m, "")));
+                return p.ToByteArray();
+            }
             default: throw new NotSupportedException($"cannot serialise a {value.GetType().Name}");
         }
+    }
+
+    /// <summary>A map as ONNX writes it: keys in keys/string_keys, values as a sequence of scalar tensors.</summary>
+    private static MapProto ToMap(MapValue m, string name)
+    {
+        var p = new MapProto { Name = name, KeyType = (int)m.KeyType };
+        if (m.KeyType == DataType.String) p.StringKeys.AddRange(m.Keys.ToArray<string>().Select(ByteString.CopyFromUtf8));
+        else p.Keys.AddRange(m.Keys.ToInt64Array());
+        var values = m.Values switch
+        {
+            Tensor t => new TensorSequence(t.ElementType, Enumerable.Range(0, t.Length).Select(i =>
+            {
+                var one = Tensor.Zeros(t.ElementType);
+                Array.Copy(t.Buffer, i, one.Buffer, 0, 1);
+                return one;
+            })),
+            TensorSequence s => s,
+            var v => throw new NotSupportedException($"cannot serialise map values of type {v.GetType().Name}"),
+        };
+        p.Values = ToSequence(values, "");
+        return p;
     }
 
     private static SequenceProto ToSequence(TensorSequence s, string name)

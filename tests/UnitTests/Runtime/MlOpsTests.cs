@@ -55,6 +55,21 @@ public class MlOpsTests
     }
 
     [Fact]
+    public void ZipMapMakesOneMapPerRowAndSerialises()
+    {
+        var node = new Node("ZipMap", ["x"], ["maps"], "zip", "ai.onnx.ml", [Strings("classlabels_strings", "a", "b")]);
+        var r = Run(node, Tensor.Create(new float[] { 0.25f, 0.75f, 1, 0 }, 2, 2));
+        var maps = Assert.IsType<MapSequence>(r["maps"]);
+        Assert.Equal(2, maps.Count);
+        Assert.Equal(["a", "b"], maps.Items[1].Keys.ToArray<string>());
+        Assert.Equal([1f, 0f], ((Tensor)maps.Items[1].Values).ToArray<float>());
+        var bytes = NetOnnx.OnnxImport.ValueCodec.Write(maps, "maps");
+        var back = NetOnnx.OnnxImport.Proto.SequenceProto.Parser.ParseFrom(bytes);
+        Assert.Equal(2, back.MapValues.Count);
+        Assert.Equal(2, back.MapValues[0].Values.TensorValues.Count);
+    }
+
+    [Fact]
     public void LinearClassifierBinaryFormExpandsToTwoColumns()
     {
         var node = new Node("LinearClassifier", ["x"], ["label", "scores"], "lin", "ai.onnx.ml",
