@@ -55,6 +55,19 @@ public class MlOpsTests
     }
 
     [Fact]
+    public void SvmRegressorSumsKernelsOverSupportVectors()
+    {
+        var node = new Node("SVMRegressor", ["x"], ["y"], "svm", "ai.onnx.ml",
+        [
+            Str("kernel_type", "RBF"), Floats("kernel_params", 0.5f, 0, 0), new NodeAttribute("n_supports", AttributeKind.Int) { Int = 2 },
+            Floats("support_vectors", 0, 0, 1, 1), Floats("coefficients", 2, -1), Floats("rho", 0.5f),
+        ]);
+        var y = (Tensor)Run(node, Tensor.Create(new float[] { 0, 0 }, 1, 2))["y"];
+        Assert.Equal([1, 1], y.Shape);
+        Assert.Equal(2 - Math.Exp(-1) + 0.5, y.ToArray<float>()[0], 5);
+    }
+
+    [Fact]
     public void ZipMapMakesOneMapPerRowAndSerialises()
     {
         var node = new Node("ZipMap", ["x"], ["maps"], "zip", "ai.onnx.ml", [Strings("classlabels_strings", "a", "b")]);
