@@ -32,10 +32,10 @@ public static class ValueCodec
     {
         switch (expected)
         {
-            case SequenceType:
+            case SequenceType st:
             {
                 var s = SequenceProto.Parser.ParseFrom(bytes);
-                return (s.Name, FromSequence(s));
+                return (s.Name, FromSequence(s, st));
             }
             case OptionalType ot:
             {
@@ -55,12 +55,16 @@ public static class ValueCodec
         }
     }
 
-    private static TensorSequence FromSequence(SequenceProto s)
+    private static TensorSequence FromSequence(SequenceProto s, SequenceType? declared)
     {
         var items = s.TensorValues.Select(t => TensorCodec.FromProto(t)).ToList();
         if (s.SequenceValues.Count > 0 || s.MapValues.Count > 0 || s.OptionalValues.Count > 0)
             throw new NotSupportedException("sequences of non-tensor values are not supported");
-        var et = items.Count > 0 ? items[0].ElementType : DataType.Float;
+        // An empty sequence carries no items to take the element type from: use the graph's declared type.
+        var et = items.Count > 0 ? items[0].ElementType
+            : declared?.ElementType is TensorType tt ? tt.ElementType : DataType.Float;
+        if (items.Any(t => t.ElementType != et))
+            throw new NotSupportedException("the sequence mixes tensor element types");
         return new TensorSequence(et, items);
     }
 
@@ -69,7 +73,7 @@ public static class ValueCodec
         object? v = o.ElemType switch
         {
             (int)OptionalProto.Types.DataType.Tensor when o.TensorValue is not null => TensorCodec.FromProto(o.TensorValue),
-            (int)OptionalProto.Types.DataType.Sequence when o.SequenceValue is not null => FromSequence(o.SequenceValue),
+            (int)OptionalProto.Types.DataType.Sequence when o.SequenceValue is not null => FromSequence(o.SequenceValue, ot.ElementType as SequenceType),
             _ => null,
         };
         return new OptionalValue(ot.ElementType ?? OnnxType.Tensor(DataType.Float), v);
@@ -81,7 +85,7 @@ public static class ValueCodec
         Tensor keys = keyType == DataType.String
             ? Tensor.Create(m.StringKeys.Select(k => k.ToStringUtf8()).ToArray(), m.StringKeys.Count)
             : Tensor.Create(m.Keys.ToArray(), m.Keys.Count);
-        object values = m.Values is null ? new TensorSequence(DataType.Float) : FromSequence(m.Values);
+        object values = m.Values is null ? new TensorSequence(DataType.Float) : FromSequence(m.Values, null);
         return new MapValue(keyType, keys, values);
     }
 
@@ -102,8 +106,36 @@ public static class ValueCodec
                 }
                 return p.ToByteArray();
             }
+            case MapValue m: return ToMap(m, name).ToByteArray();
+            case MapSequence ms:
+            {
+                var p = new SequenceProto { Name = name, ElemType = (int)SequenceProto.Types.DataType.Map };
+                p.MapValues.AddRange(ms.Items.Select(m => ToMap(m, "")));
+                return p.ToByteArray();
+            }
             default: throw new NotSupportedException($"cannot serialise a {value.GetType().Name}");
         }
+    }
+
+    /// <summary>A map as ONNX writes it: keys in keys/string_keys, values as a sequence of scalar tensors.</summary>
+    private static MapProto ToMap(MapValue m, string name)
+    {
+        var p = new MapProto { Name = name, KeyType = (int)m.KeyType };
+        if (m.KeyType == DataType.String) p.StringKeys.AddRange(m.Keys.ToArray<string>().Select(ByteString.CopyFromUtf8));
+        else p.Keys.AddRange(m.Keys.ToInt64Array());
+        var values = m.Values switch
+        {
+            Tensor t => new TensorSequence(t.ElementType, Enumerable.Range(0, t.Length).Select(i =>
+            {
+                var one = Tensor.Zeros(t.ElementType);
+                Array.Copy(t.Buffer, i, one.Buffer, 0, 1);
+                return one;
+            })),
+            TensorSequence s => s,
+            var v => throw new NotSupportedException($"cannot serialise map values of type {v.GetType().Name}"),
+        };
+        p.Values = ToSequence(values, "");
+        return p;
     }
 
     private static SequenceProto ToSequence(TensorSequence s, string name)

@@ -92,6 +92,12 @@ public sealed class KernelContext
         return t;
     }
 
+    /// <summary>The graph this node belongs to (for operators defined over it, such as Gradient).</summary>
+    internal Graph Graph => _frame.Plan.Graph;
+
+    /// <summary>The current value of a named graph value visible from this node (this graph or an enclosing one), or null.</summary>
+    internal object? Lookup(string name) => _frame.Lookup(name);
+
     /// <summary>An error naming this node, for invalid inputs found at run time.</summary>
     public InferenceException Error(string problem) => new($"{Node.Describe()}: {problem}", Node.Name);
 }

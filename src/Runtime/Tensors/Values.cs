@@ -32,3 +32,17 @@ public sealed class MapValue
     public object Values { get; }
     public MapValue(DataType keyType, Tensor keys, object values) { KeyType = keyType; Keys = keys; Values = values; }
 }
+
+/// <summary>An ONNX sequence of maps (what ai.onnx.ml ZipMap produces: one map per input row).</summary>
+public sealed class MapSequence
+{
+    public DataType KeyType { get; }
+    public List<MapValue> Items { get; }
+    public MapSequence(DataType keyType, IEnumerable<MapValue>? items = null)
+    {
+        KeyType = keyType;
+        Items = items?.ToList() ?? [];
+    }
+    public int Count => Items.Count;
+    public override string ToString() => $"seq(map({KeyType.OnnxName()}, ...)) of {Count}";
+}

@@ -163,7 +163,7 @@ public sealed class RegexFullMatch : OpKernel
         var pattern = info.GetString("pattern", "");
         try
         {
-            _regex = new Regex(@"\A(?:" + pattern + @")\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(2));
+            _regex = new Regex(@"\A(?:" + Re2Syntax.ToDotNet(pattern) + @")\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(2));
         }
         catch (ArgumentException e)
         {
@@ -185,5 +185,76 @@ public sealed class RegexFullMatch : OpKernel
         {
             throw ctx.Error("the pattern took too long to match (over 2 s for one string)");
         }
+    }
+}
+
+/// <summary>
+/// Rewrites the RE2 constructs whose .NET spelling or meaning differs: ASCII-only \d \w \s, POSIX bracket
+/// classes ([[:alpha:]]), one-letter Unicode classes (\pL) and Python-style named groups ((?P&lt;name&gt;...)).
+/// </summary>
+internal static class Re2Syntax
+{
+    private static readonly Dictionary<string, string> Posix = new(StringComparer.Ordinal)
+    {
+        ["alnum"] = "0-9A-Za-z", ["alpha"] = "A-Za-z", ["ascii"] = "\\x00-\\x7F", ["blank"] = "\\t ",
+        ["cntrl"] = "\\x00-\\x1F\\x7F", ["digit"] = "0-9", ["graph"] = "!-~", ["lower"] = "a-z",
+        ["print"] = " -~", ["punct"] = "!-/:-@\\[-`{-~", ["space"] = "\\t\\n\\v\\f\\r ", ["upper"] = "A-Z",
+        ["word"] = "0-9A-Za-z_", ["xdigit"] = "0-9A-Fa-f",
+    };
+
+    public static string ToDotNet(string p)
+    {
+        var sb = new System.Text.StringBuilder(p.Length + 16);
+        bool inClass = false;
+        for (int i = 0; i < p.Length; i++)
+        {
+            char c = p[i];
+            if (c == '\\' && i + 1 < p.Length)
+            {
+                char n = p[++i];
+                switch (n)
+                {
+                    case 'd': sb.Append(inClass ? "0-9" : "[0-9]"); break;
+                    case 'w': sb.Append(inClass ? "0-9A-Za-z_" : "[0-9A-Za-z_]"); break;
+                    case 's': sb.Append(inClass ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]"); break;
+                    case 'D': sb.Append(inClass ? "\\D" : "[^0-9]"); break;
+                    case 'W': sb.Append(inClass ? "\\W" : "[^0-9A-Za-z_]"); break;
+                    case 'S': sb.Append(inClass ? "\\S" : "[^\\t\\n\\f\\r ]"); break;
+                    case 'p' or 'P' when i + 1 < p.Length && p[i + 1] != '{':
+                        sb.Append('\\').Append(n).Append('{').Append(p[++i]).Append('}');
+                        break;
+                    default: sb.Append('\\').Append(n); break;
+                }
+                continue;
+            }
+            if (inClass)
+            {
+                if (c == '[' && i + 1 < p.Length && p[i + 1] == ':')
+                {
+                    int end = p.IndexOf(":]", i + 2, StringComparison.Ordinal);
+                    if (end > 0)
+                    {
+                        var name = p[(i + 2)..end];
+                        bool negate = name.StartsWith('^');
+                        if (!negate && Posix.TryGetValue(name, out var set)) { sb.Append(set); i = end + 1; continue; }
+                    }
+                }
+                if (c == ']') inClass = false;
+                sb.Append(c);
+                continue;
+            }
+            if (c == '[')
+            {
+                inClass = true;
+                sb.Append(c);
+                // A leading ']' (after an optional '^') is a literal, not the end of the class.
+                if (i + 1 < p.Length && p[i + 1] == '^') sb.Append(p[++i]);
+                if (i + 1 < p.Length && p[i + 1] == ']') { sb.Append("\\]"); i++; }
+                continue;
+            }
+            if (c == '(' && string.CompareOrdinal(p, i, "(?P<", 0, 4) == 0) { sb.Append("(?<"); i += 3; continue; }
+            sb.Append(c);
+        }
+        return sb.ToString();
     }
 }
