@@ -64,7 +64,7 @@ public class SeqModelKernelTests
         d.H0 = Rand(r, hs); d.C0 = Rand(r, hs);
         var x = Rand(r, inp);
         var yh = new float[hs]; var yc = new float[hs];
-        RecurrentKernel.Run(d, x, new RecurrentStrides(inp, inp, 0, hs, hs, 0, hs), Span<float>.Empty, yh, yc);
+        RecurrentKernel.Run(d, x, new RecurrentStrides(inp, inp, 0, hs, hs, 0, hs), [], yh, yc);
         for (int j = 0; j < hs; j++)
         {
             // Gate rows: i, o, f, c; peepholes: i, o, f.
@@ -91,7 +91,7 @@ public class SeqModelKernelTests
         d.H0 = Rand(r, hs);
         var x = Rand(r, inp);
         var yh = new float[hs];
-        RecurrentKernel.Run(d, x, new RecurrentStrides(inp, inp, 0, hs, hs, 0, hs), Span<float>.Empty, yh, Span<float>.Empty);
+        RecurrentKernel.Run(d, x, new RecurrentStrides(inp, inp, 0, hs, hs, 0, hs), [], yh, []);
         var b = d.B!;
         float[] z = new float[hs], rg = new float[hs];
         for (int j = 0; j < hs; j++)
