@@ -40,20 +40,23 @@ public static class RecurrentKernel
     /// <param name="y">Y data (pre-zeroed, may be null), written at YBase + t*YTime + b*YBatch.</param>
     /// <param name="yh">Y_h data written at StateBase + b*StateBatch (never null; pass scratch if unused).</param>
     /// <param name="yc">Y_c data, LSTM only.</param>
-    public static void Run<T>(RecurrentDirection<T> d, ReadOnlySpan<T> x, RecurrentStrides s, Span<T> y, Span<T> yh, Span<T> yc)
+    /// <param name="threads">Batch rows are independent recurrences, so they may run in parallel.</param>
+    public static void Run<T>(RecurrentDirection<T> d, T[] x, RecurrentStrides s, T[] y, T[] yh, T[] yc, int threads = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int gates = GateCount(d.Kind), hs = d.Hidden, gh = gates * hs, seq = d.SeqLength, batch = d.Batch, inp = d.InputSize;
-        var w = d.W.AsSpan(d.WOffset, gh * inp);
-        var r = d.R.AsSpan(d.ROffset, gh * hs);
 
         // Input projection for every (t, b) at once, plus the biases that simply add.
         var xw = new T[seq * batch * gh];
-        for (int t = 0; t < seq; t++)
+        var wArr = d.W;
+        int wOff = d.WOffset;
+        void Project(int t)
+        {
+            var wl = wArr.AsSpan(wOff, gh * inp);
             for (int b = 0; b < batch; b++)
             {
                 var row = xw.AsSpan((t * batch + b) * gh, gh);
-                SeqMath.MatMulTransB(x.Slice(t * s.XTime + b * s.XBatch), inp, w, inp, row, gh, 1, gh, inp, false);
+                SeqMath.MatMulTransB<T>(x.AsSpan(t * s.XTime + b * s.XBatch), inp, wl, inp, row, gh, 1, gh, inp, false);
                 if (d.B is { } bias)
                 {
                     var wb = bias.AsSpan(d.BOffset, gh);
@@ -64,14 +67,21 @@ public static class RecurrentKernel
                     for (int j = 0; j < rbCount; j++) row[j] += rb[j];
                 }
             }
+        }
+        bool parallel = threads > 1 && (long)seq * batch * gh * inp >= 1 << 15;
+        if (parallel) Parallel.For(0, seq, new ParallelOptions { MaxDegreeOfParallelism = threads }, Project);
+        else for (int t = 0; t < seq; t++) Project(t);
 
-        var hPrev = new T[hs];
-        var cPrev = new T[hs];
-        var g = new T[gh];
-        var tmp = new T[hs];
         T clip = T.CreateTruncating(d.Clip);
-        for (int b = 0; b < batch; b++)
+        var rArr = d.R;
+        int rOff = d.ROffset;
+        void Recur(int b)
         {
+            var r = rArr.AsSpan(rOff, gh * hs);
+            var hPrev = new T[hs];
+            var cPrev = new T[hs];
+            var g = new T[gh];
+            var tmp = new T[hs];
             int len = d.SeqLens is null ? seq : Math.Clamp(d.SeqLens[b], 0, seq);
             int stateOff = s.StateBase + b * s.StateBatch;
             if (d.H0 is { } h0) h0.AsSpan(stateOff, hs).CopyTo(hPrev); else Array.Clear(hPrev);
@@ -98,11 +108,13 @@ public static class RecurrentKernel
                         LstmStep(d, r, g, hPrev, cPrev, clip);
                         break;
                 }
-                if (!y.IsEmpty) hPrev.AsSpan().CopyTo(y.Slice(s.YBase + t * s.YTime + b * s.YBatch, hs));
+                if (y.Length > 0) hPrev.AsSpan().CopyTo(y.AsSpan(s.YBase + t * s.YTime + b * s.YBatch, hs));
             }
-            hPrev.AsSpan().CopyTo(yh.Slice(stateOff, hs));
-            if (d.Kind == RecurrentCellKind.Lstm && !yc.IsEmpty) cPrev.AsSpan().CopyTo(yc.Slice(stateOff, hs));
+            hPrev.AsSpan().CopyTo(yh.AsSpan(stateOff, hs));
+            if (d.Kind == RecurrentCellKind.Lstm && yc.Length > 0) cPrev.AsSpan().CopyTo(yc.AsSpan(stateOff, hs));
         }
+        if (parallel && batch > 1) Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = threads }, Recur);
+        else for (int b = 0; b < batch; b++) Recur(b);
     }
 
     private static void ClipSpan<T>(Span<T> v, T clip) where T : unmanaged, IFloatingPointIeee754<T>

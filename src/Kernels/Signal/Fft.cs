@@ -14,10 +14,24 @@ public static class Fft
         int n = re.Length;
         if (im.Length != n) throw new ArgumentException("real and imaginary parts differ in length");
         if (n <= 1) return;
-        if (BitOperations.IsPow2(n)) Radix2(re, im, inverse);
+        if (BitOperations.IsPow2(n)) Radix2(re, im, inverse, Twiddles(n));
         else if (n <= 32) Direct(re, im, inverse);
         else Bluestein(re, im, inverse);
     }
+
+    /// <summary>cos/sin of 2*pi*k/n for k &lt; n/2 (n a power of two), cached per thread since STFT reuses them per frame.</summary>
+    private static (double[] Cos, double[] Sin) Twiddles(int n)
+    {
+        if (t_cos is { } c0 && t_sin is { } s0 && c0.Length == n / 2) return (c0, s0);
+        var cos = new double[n / 2];
+        var sin = new double[n / 2];
+        for (int k = 0; k < cos.Length; k++) (sin[k], cos[k]) = Math.SinCos(2 * Math.PI * k / n);
+        t_cos = cos;
+        t_sin = sin;
+        return (cos, sin);
+    }
+
+    [ThreadStatic] private static double[]? t_cos, t_sin;
 
     private static void Direct(Span<double> re, Span<double> im, bool inverse)
     {
@@ -43,7 +57,7 @@ public static class Fft
         outIm.CopyTo(im);
     }
 
-    private static void Radix2(Span<double> re, Span<double> im, bool inverse)
+    private static void Radix2(Span<double> re, Span<double> im, bool inverse, (double[] Cos, double[] Sin) tw)
     {
         int n = re.Length;
         // Bit-reversal permutation.
@@ -59,16 +73,9 @@ public static class Fft
             }
         }
         // Twiddles for the full length; stage of size len uses every (n/len)-th one.
-        int half = n / 2;
-        var cos = new double[half];
-        var sin = new double[half];
+        var cos = tw.Cos;
+        var sin = tw.Sin;
         double sign = inverse ? 1 : -1;
-        for (int k = 0; k < half; k++)
-        {
-            var (s, c) = Math.SinCos(2 * Math.PI * k / n);
-            cos[k] = c;
-            sin[k] = sign * s;
-        }
         for (int len = 2; len <= n; len <<= 1)
         {
             int h = len >> 1, step = n / len;
@@ -76,7 +83,7 @@ public static class Fft
             {
                 for (int k = 0; k < h; k++)
                 {
-                    double wr = cos[k * step], wi = sin[k * step];
+                    double wr = cos[k * step], wi = sign * sin[k * step];
                     int a = start + k, b = a + h;
                     double xr = re[b] * wr - im[b] * wi;
                     double xi = re[b] * wi + im[b] * wr;
@@ -117,15 +124,16 @@ public static class Fft
             br[k] = br[m - k] = wr[k];
             bi[k] = bi[m - k] = -wi[k];
         }
-        Radix2(ar, ai, false);
-        Radix2(br, bi, false);
+        var tw = Twiddles(m);
+        Radix2(ar, ai, false, tw);
+        Radix2(br, bi, false, tw);
         for (int k = 0; k < m; k++)
         {
             double r = ar[k] * br[k] - ai[k] * bi[k];
             double i = ar[k] * bi[k] + ai[k] * br[k];
             ar[k] = r; ai[k] = i;
         }
-        Radix2(ar, ai, true);
+        Radix2(ar, ai, true, tw);
         double inv = 1.0 / m;
         for (int k = 0; k < n; k++)
         {

@@ -138,7 +138,7 @@ public abstract class RecurrentBase : OpKernel
             var strides = _layout == 0
                 ? new RecurrentStrides(batch * inp, inp, d * batch * hs, nd * batch * hs, hs, d * batch * hs, hs)
                 : new RecurrentStrides(inp, seq * inp, d * hs, nd * hs, seq * nd * hs, d * hs, nd * hs);
-            RecurrentKernel.Run(dir, x, strides, y, yh, yc);
+            RecurrentKernel.Run(dir, x, strides, y, yh, yc, ctx.Threads);
         }
 
         var et = xT.ElementType;
