@@ -47,6 +47,9 @@ public sealed class KernelContext
     /// <summary>Allocates output i; its contents are garbage and the kernel must write every element.</summary>
     public Tensor OutputUninitialized(int i, DataType type, int[] shape)
     {
+        if (i >= _step.Outputs.Length) throw Error($"kernel produced output {i} but the node declares {_step.Outputs.Length}");
+        // Nothing reads this output: a plain array the GC reclaims, since a pooled buffer would never be returned.
+        if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape);
         int n = Kernels.ShapeMath.Size(shape);
         var t = new Tensor(type, shape, _frame.Pool.Rent(type, n));
         SetOutput(i, t);
