@@ -11,10 +11,13 @@ public static class BenchCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args);
-        a.RejectUnknown("threads", "iterations", "warmup", "format", "level");
+        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level");
         int threads = a.GetInt("threads", 1);
         int iterations = a.GetInt("iterations", 50);
         int warmup = a.GetInt("warmup", 5);
+        // .NET compiles hot kernels in tiers: the first ~100 ms of calls run unoptimised code, so warm-up also
+        // lasts at least this long (0 turns the time floor off).
+        int warmupMs = a.GetInt("warmup-ms", 1000);
         string format = a.Get("format") ?? "table";
         if (format is not ("table" or "json")) throw new CliUsageException($"--format must be table or json, got '{format}'");
         if (iterations < 1) throw new CliUsageException("--iterations must be at least 1");
@@ -39,7 +42,8 @@ public static class BenchCommand
         sw.Restart();
         session.Run(inputs);
         double firstMs = sw.Elapsed.TotalMilliseconds;
-        for (int i = 0; i < warmup; i++) session.Run(inputs);
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < warmup || warm.ElapsedMilliseconds < warmupMs; i++) session.Run(inputs);
         var samples = new double[iterations];
         for (int i = 0; i < iterations; i++)
         {

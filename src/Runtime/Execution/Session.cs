@@ -112,7 +112,7 @@ public sealed class Session : IDisposable
                         throw new InferenceException($"input '{info.Name}' expects rank {dims.Length} {tt}, got shape {ShapeMath.Format(t.Shape)}");
                     for (int d = 0; d < dims.Length; d++)
                         if (dims[d].IsKnown && dims[d].Value != t.Shape[d])
-                            throw new InferenceException($"input '{info.Name}' expects dimension {d} to be {dims[d].Value} {tt}, got shape {ShapeMath.Format(t.Shape)}");
+                            throw new InferenceException($"input '{info.Name}' has shape {ShapeMath.Format(t.Shape)} but the model declares {tt} (dimension {d} must be {dims[d].Value})");
                 }
                 break;
             case SequenceType when v is not TensorSequence:
