@@ -16,7 +16,7 @@ public static class Cli
               run a model on test_data_set-style inputs, write output_K.pb
           inspect MODEL
               inputs, outputs, opsets, op histogram, parameters
-          conformance DIR [--filter TEXT] [--threads N]
+          conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
         """;
 
@@ -102,6 +102,14 @@ public sealed class CliArgs
         if (v is null) return def;
         return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) && r >= 0
             ? r : throw new CliUsageException($"--{key} expects a non-negative integer, got '{v}'");
+    }
+
+    public double GetDouble(string key, double def)
+    {
+        var v = Get(key);
+        if (v is null) return def;
+        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) && r >= 0
+            ? r : throw new CliUsageException($"--{key} expects a non-negative number, got '{v}'");
     }
 
     public void RejectUnknown(params string[] known)

@@ -9,18 +9,23 @@ public static class ConformanceCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args, "verbose", "failures");
-        a.RejectUnknown("filter", "threads", "verbose", "failures", "results");
+        a.RejectUnknown("filter", "threads", "verbose", "failures", "results", "rtol", "atol", "level");
         if (a.Positional.Count != 1) throw new CliUsageException("conformance needs exactly one DIR");
         var root = a.Positional[0];
         if (!Directory.Exists(root)) throw new OnnxException($"test folder '{root}' does not exist");
         // --filter takes comma-separated substrings; a test runs when its folder name contains any of them.
         var filters = a.Get("filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
         var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 1) };
+        if (a.Get("level") is { } level)
+            options.OptimizationLevel = Enum.TryParse<OptimizationLevel>(level, ignoreCase: true, out var l) ? l
+                : throw new CliUsageException($"--level must be none, basic, extended or all, got '{level}'");
+        // The ONNX backend rule by default; the zoo is judged at rtol 1e-3, atol 1e-4 (--atol 1e-4).
+        double rtol = a.GetDouble("rtol", ConformanceRunner.Rtol), atol = a.GetDouble("atol", ConformanceRunner.Atol);
         var tests = ConformanceRunner.Discover(root).Where(t => filters is null || filters.Any(f => Path.GetFileName(t.Dir).Contains(f, StringComparison.Ordinal))).ToList();
         var outcomes = new List<TestOutcome>();
         foreach (var (suite, dir) in tests)
         {
-            var r = RunIsolated(suite, dir, options);
+            var r = RunIsolated(suite, dir, options, rtol: rtol, atol: atol);
             outcomes.Add(r);
             if (a.Has("verbose") || (a.Has("failures") && !r.Passed))
                 o.WriteLine($"{(r.Passed ? "PASS" : "FAIL")} {r.Suite}/{r.Name} {r.Detail}");
@@ -42,9 +47,10 @@ public static class ConformanceCommand
     }
 
     /// <summary>Runs one test with a time limit so a runaway kernel cannot hang the whole suite.</summary>
-    public static TestOutcome RunIsolated(string suite, string dir, SessionOptions options, int timeoutSeconds = 60)
+    public static TestOutcome RunIsolated(string suite, string dir, SessionOptions options, int timeoutSeconds = 60,
+        double rtol = ConformanceRunner.Rtol, double atol = ConformanceRunner.Atol)
     {
-        var task = Task.Run(() => ConformanceRunner.RunTest(suite, dir, options));
+        var task = Task.Run(() => ConformanceRunner.RunTest(suite, dir, options, rtol, atol));
         if (task.Wait(TimeSpan.FromSeconds(timeoutSeconds))) return task.Result;
         return new TestOutcome(suite, Path.GetFileName(dir), false, $"timeout: did not finish in {timeoutSeconds} s", [], timeoutSeconds * 1000.0);
     }
