@@ -15,9 +15,19 @@ public sealed class PassManager
 
     public PassManager Add(IGraphPass pass) { _passes.Add(pass); return this; }
 
-    /// <summary>The built-in pipeline.</summary>
+    /// <summary>Called after each pass that ran (e.g. to print the IR); null for none.</summary>
+    public Action<IGraphPass, Model, PassResult>? AfterPass { get; set; }
+
+    /// <summary>
+    /// The built-in pipeline. Shape folding first so constant folding can collapse shape arithmetic; the
+    /// clean-up passes then expose duplicates for CSE, and dead-code elimination sweeps what they orphaned.
+    /// </summary>
     public static PassManager CreateDefault() => new PassManager()
+        .Add(new Passes.ShapeFolding())
         .Add(new Passes.ConstantFolding())
+        .Add(new Passes.IdentityElimination())
+        .Add(new Passes.TransposeCancellation())
+        .Add(new Passes.CommonSubexpressionElimination())
         .Add(new Passes.DeadCodeElimination());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
@@ -34,6 +44,7 @@ public sealed class PassManager
                 var r = p.Run(model);
                 reports.Add(new PassReport(p.Name, r, sw.Elapsed.TotalMilliseconds));
                 changed |= r.Changed;
+                AfterPass?.Invoke(p, model, r);
             }
             if (!changed) break;
         }

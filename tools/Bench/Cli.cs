@@ -16,6 +16,8 @@ public static class Cli
               run a model on test_data_set-style inputs, write output_K.pb
           inspect MODEL
               inputs, outputs, opsets, op histogram, parameters
+          optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all]
+              run the optimisation passes, write the result as ONNX, print per-pass statistics
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
         """;
@@ -57,6 +59,7 @@ public static class Cli
             "run" => RunCommand.Run(rest, output),
             "inspect" => InspectCommand.Run(rest, output),
             "conformance" => ConformanceCommand.Run(rest, output),
+            "optimize" => OptimizeCommand.Run(rest, output),
             "help" or "--help" or "-h" => Help(output),
             _ when verb.StartsWith('-') || File.Exists(verb) => BenchCommand.Run(args, output),
             _ => throw new CliUsageException($"unknown verb '{verb}'"),

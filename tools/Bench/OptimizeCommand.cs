@@ -1,0 +1,59 @@
+using System.Globalization;
+using NetOnnx.OnnxImport;
+using NetOnnx.Optimizer;
+using NetOnnx.Runtime;
+
+namespace NetOnnx.Tools;
+
+/// <summary>optimize: runs the pass pipeline on a model, writes the result as ONNX and prints what each pass did.</summary>
+public static class OptimizeCommand
+{
+    public static int Run(string[] args, TextWriter o)
+    {
+        var a = new CliArgs(args);
+        a.RejectUnknown("o", "output", "level", "disable", "print-ir-after");
+        // "-o OUT" is parsed as two positionals by CliArgs (single dash), so accept both spellings.
+        string? output = a.Get("output") ?? a.Get("o");
+        var positional = a.Positional.ToList();
+        int dash = positional.IndexOf("-o");
+        if (dash >= 0)
+        {
+            if (dash + 1 >= positional.Count) throw new CliUsageException("-o needs a file");
+            output = positional[dash + 1];
+            positional.RemoveRange(dash, 2);
+        }
+        if (positional.Count != 1) throw new CliUsageException("optimize needs exactly one MODEL");
+        if (output is null) throw new CliUsageException("optimize needs -o OUT.onnx");
+        var level = CliArgs.ParseLevel(a.Get("level"));
+        var disabled = (a.Get("disable") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .ToHashSet(StringComparer.Ordinal);
+        var printAfter = a.Get("print-ir-after");
+
+        var model = OnnxModelLoader.Load(positional[0]);
+        var pm = PassManager.CreateDefault();
+        var known = pm.Passes.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var d in disabled)
+            if (!known.Contains(d)) throw new CliUsageException($"unknown pass '{d}' (passes: {string.Join(", ", known)})");
+        if (printAfter is not null && printAfter != "all" && !known.Contains(printAfter))
+            throw new CliUsageException($"unknown pass '{printAfter}' for --print-ir-after (passes: {string.Join(", ", known)}, all)");
+        if (printAfter is not null)
+            pm.AfterPass = (pass, m, r) =>
+            {
+                if (printAfter != "all" && printAfter != pass.Name) return;
+                o.WriteLine($"--- IR after {pass.Name} ({(r.Changed ? "changed" : "unchanged")}) ---");
+                o.Write(IrPrinter.Print(m));
+            };
+
+        int before = model.Graph.Nodes.Count, initBefore = model.Graph.Initializers.Count;
+        var reports = pm.Run(model, level, disabled);
+        OnnxModelWriter.Save(model, output);
+
+        o.WriteLine($"{"pass",-32} {"runs",5} {"removed",8} {"added",6} {"inits-",7} {"ms",9}");
+        foreach (var grp in reports.GroupBy(r => r.Pass))
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{grp.Key,-32} {grp.Count(),5} {grp.Sum(r => r.Result.NodesRemoved),8} {grp.Sum(r => r.Result.NodesAdded),6} {grp.Sum(r => r.Result.InitializersRemoved),7} {grp.Sum(r => r.Milliseconds),9:F2}"));
+        o.WriteLine($"nodes {before} -> {model.Graph.Nodes.Count}, initializers {initBefore} -> {model.Graph.Initializers.Count}, level {level.ToString().ToLowerInvariant()}");
+        o.WriteLine($"wrote {output}");
+        return 0;
+    }
+}
