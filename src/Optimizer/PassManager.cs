@@ -18,7 +18,13 @@ public sealed class PassManager
     /// <summary>The built-in pipeline.</summary>
     public static PassManager CreateDefault() => new PassManager()
         .Add(new Passes.ConstantFolding())
-        .Add(new Passes.DeadCodeElimination());
+        .Add(new Passes.DeadCodeElimination())
+        .Add(new Passes.ConvBatchNormFolding())
+        .Add(new Passes.ConvMulFolding())
+        .Add(new Passes.ConvAddFolding())
+        .Add(new Passes.MatMulAddToGemm())
+        .Add(new Passes.ConvActivationFusion())
+        .Add(new Passes.GemmActivationFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {
