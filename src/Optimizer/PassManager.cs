@@ -28,7 +28,13 @@ public sealed class PassManager
         .Add(new Passes.IdentityElimination())
         .Add(new Passes.TransposeCancellation())
         .Add(new Passes.CommonSubexpressionElimination())
-        .Add(new Passes.DeadCodeElimination());
+        .Add(new Passes.DeadCodeElimination())
+        .Add(new Passes.ConvBatchNormFolding())
+        .Add(new Passes.ConvMulFolding())
+        .Add(new Passes.ConvAddFolding())
+        .Add(new Passes.MatMulAddToGemm())
+        .Add(new Passes.ConvActivationFusion())
+        .Add(new Passes.GemmActivationFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 
 namespace NetOnnx.Kernels.ConvPool;
@@ -13,11 +16,19 @@ public static class Depthwise
     /// [oc0, oc1) of one image. x holds the image's input channels, y its output channels.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
-        ConvGeometry g, Span<float> y, int oc0, int oc1)
+        ConvGeometry g, Span<float> y, int oc0, int oc1) =>
+        Run(x, w, bias, multiplier, g, y, oc0, oc1, default, FusedActivation.None);
+
+    /// <summary>
+    /// As above, then y[oc] = act(y[oc] + residual[oc]) for each channel as soon as it is complete, while it is
+    /// still in cache. residual (empty for none) has y's layout.
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
+        ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
     {
         if (g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0 && g.Stride[1] == 1)
         {
-            RunPlanar(x, w, bias, multiplier, g, y, oc0, oc1);
+            RunPlanar(x, w, bias, multiplier, g, y, oc0, oc1, residual, activation);
             return;
         }
         int inSize = g.InSize, outSize = g.OutSize, kSize = g.KernelSize;
@@ -84,7 +95,26 @@ public static class Depthwise
                     }
                 }
             }
+            Finish(dst, residual, oc * outSize, activation);
         }
+    }
+
+    private static void Finish(Span<float> plane, ReadOnlySpan<float> residual, int offset, FusedActivation activation)
+    {
+        if (!residual.IsEmpty)
+        {
+            var r = residual.Slice(offset, plane.Length);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                int j = 0;
+                var pv = MemoryMarshal.Cast<float, Vector256<float>>(plane);
+                var rv = MemoryMarshal.Cast<float, Vector256<float>>(r);
+                for (; j < pv.Length; j++) pv[j] += rv[j];
+                for (j *= 8; j < plane.Length; j++) plane[j] += r[j];
+            }
+            else for (int j = 0; j < plane.Length; j++) plane[j] += r[j];
+        }
+        activation.Apply(plane);
     }
 
     /// <summary>
@@ -95,7 +125,7 @@ public static class Depthwise
     /// This avoids per-row call overhead, which dominates on the small planes of late layers.
     /// </summary>
     private static void RunPlanar(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
-        ConvGeometry g, Span<float> y, int oc0, int oc1)
+        ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
     {
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2], KH = g.Kernel[1], KW = g.Kernel[2];
         int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2], pt = g.PadBegin[1], pl = g.PadBegin[2];
@@ -148,6 +178,7 @@ public static class Depthwise
                 if (b == 0) srow.CopyTo(drow);
                 else for (int ow = 0; ow < OW; ow++) drow[ow] = srow[ow] + b;
             }
+            Finish(outPlane, residual, oc * outSize, activation);
         }
     }
 }

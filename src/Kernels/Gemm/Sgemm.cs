@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NetOnnx.Kernels.Elementwise;
 
 namespace NetOnnx.Kernels.Gemm;
 
@@ -62,7 +63,7 @@ public static unsafe class Sgemm
         CheckOperand("A", transA, m, k, lda, a.Length);
         CheckOperand("B", transB, k, n, ldb, b.Length);
         fixed (float* pa = a, pb = b, pc = c)
-            Run(transA, transB, m, n, k, alpha, pa, lda, null, pb, ldb, beta, pc, ldc, threads);
+            Run(transA, transB, m, n, k, alpha, pa, lda, null, pb, ldb, beta, pc, ldc, threads, Epilogue.None);
     }
 
     /// <summary>C = alpha*A*op(B) + beta*C with A packed by <see cref="Pack"/>.</summary>
@@ -75,7 +76,97 @@ public static unsafe class Sgemm
         if (k == 0 || alpha == 0) { ScaleC(m, n, beta, c, ldc); return; }
         CheckOperand("B", transB, k, n, ldb, b.Length);
         fixed (float* pb = b, pc = c)
-            Run(false, transB, m, n, k, alpha, null, 0, a, pb, ldb, beta, pc, ldc, threads);
+            Run(false, transB, m, n, k, alpha, null, 0, a, pb, ldb, beta, pc, ldc, threads, Epilogue.None);
+    }
+
+    /// <summary>
+    /// C = act(alpha*op(A)*op(B) + beta*C + rowBias[i] + residual), the epilogue applied to each output tile
+    /// right after its last product, while the tile is still in cache. residual has C's shape with leading
+    /// dimension ldr; empty spans mean no bias / no residual.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
+        ReadOnlySpan<float> rowBias, ReadOnlySpan<float> residual, int ldr, FusedActivation activation, int threads = 1)
+    {
+        if (m == 0 || n == 0) return;
+        CheckOperand("C", false, m, n, ldc, c.Length);
+        CheckEpilogue(m, n, rowBias, residual, ldr);
+        fixed (float* pa = a, pb = b, pc = c, pbias = rowBias, pres = residual)
+        {
+            var epi = new Epilogue(rowBias.IsEmpty ? null : pbias, residual.IsEmpty ? null : pres, ldr, activation);
+            if (k == 0 || alpha == 0) { ScaleC(m, n, beta, c, ldc); epi.Apply(pc, ldc, m, n); return; }
+            CheckOperand("A", transA, m, k, lda, a.Length);
+            CheckOperand("B", transB, k, n, ldb, b.Length);
+            Run(transA, transB, m, n, k, alpha, pa, lda, null, pb, ldb, beta, pc, ldc, threads, epi);
+        }
+    }
+
+    /// <summary>The packed-A form of the epilogue product above.</summary>
+    public static void Multiply(PackedA a, bool transB, int n, float alpha, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc, ReadOnlySpan<float> rowBias, ReadOnlySpan<float> residual, int ldr,
+        FusedActivation activation, int threads = 1)
+    {
+        int m = a.M, k = a.K;
+        if (m == 0 || n == 0) return;
+        CheckOperand("C", false, m, n, ldc, c.Length);
+        CheckEpilogue(m, n, rowBias, residual, ldr);
+        fixed (float* pb = b, pc = c, pbias = rowBias, pres = residual)
+        {
+            var epi = new Epilogue(rowBias.IsEmpty ? null : pbias, residual.IsEmpty ? null : pres, ldr, activation);
+            if (k == 0 || alpha == 0) { ScaleC(m, n, beta, c, ldc); epi.Apply(pc, ldc, m, n); return; }
+            CheckOperand("B", transB, k, n, ldb, b.Length);
+            Run(false, transB, m, n, k, alpha, null, 0, a, pb, ldb, beta, pc, ldc, threads, epi);
+        }
+    }
+
+    private static void CheckEpilogue(int m, int n, ReadOnlySpan<float> rowBias, ReadOnlySpan<float> residual, int ldr)
+    {
+        if (!rowBias.IsEmpty && rowBias.Length < m) throw new ArgumentException($"row bias holds {rowBias.Length} elements, C has {m} rows");
+        if (!residual.IsEmpty) CheckOperand("residual", false, m, n, ldr, residual.Length);
+    }
+
+    /// <summary>Bias, residual and activation applied to finished C tiles; pointers are pinned by the caller.</summary>
+    private readonly struct Epilogue(float* rowBias, float* residual, int ldr, FusedActivation activation)
+    {
+        public static readonly Epilogue None = new(null, null, 0, FusedActivation.None);
+        public bool IsEmpty => rowBias == null && residual == null && activation.IsNone;
+
+        /// <summary>The same epilogue for the sub-problem whose C starts at (row, col).</summary>
+        public Epilogue At(int row, int col) =>
+            new(rowBias == null ? null : rowBias + row, residual == null ? null : residual + (long)row * ldr + col, ldr, activation);
+
+        /// <summary>Applies to the rows x cols block at c, whose top-left is (row, col) of this epilogue's C.</summary>
+        public void Apply(float* c, int ldc, int rows, int cols, int row = 0, int col = 0)
+        {
+            if (IsEmpty) return;
+            for (int i = 0; i < rows; i++)
+            {
+                float* dst = c + (long)i * ldc;
+                if (rowBias != null) AddScalar(dst, cols, rowBias[row + i]);
+                if (residual != null) AddRow(dst, residual + (long)(row + i) * ldr + col, cols);
+                activation.Apply(dst, cols);
+            }
+        }
+
+        private static void AddScalar(float* y, int n, float s)
+        {
+            if (s == 0) return;
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vs = Vector256.Create(s);
+                for (; j + 8 <= n; j += 8) Vector256.Store(Vector256.Load(y + j) + vs, y + j);
+            }
+            for (; j < n; j++) y[j] += s;
+        }
+
+        private static void AddRow(float* y, float* x, int n)
+        {
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 8 <= n; j += 8) Vector256.Store(Vector256.Load(y + j) + Vector256.Load(x + j), y + j);
+            for (; j < n; j++) y[j] += x[j];
+        }
     }
 
     /// <summary>Packs op(A) (m x k) once for repeated use as the left operand.</summary>
@@ -118,19 +209,20 @@ public static unsafe class Sgemm
     }
 
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, PackedA? pa,
-        float* b, int ldb, float beta, float* c, int ldc, int threads)
+        float* b, int ldb, float beta, float* c, int ldc, int threads, Epilogue epi)
     {
         // Thin products: packing would cost as much as the arithmetic, so use row-at-a-time vector loops.
         if (pa is null && (m < 4 || n < 8))
         {
             Small(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            epi.Apply(c, ldc, m, n);
             return;
         }
         long work = (long)m * n * k;
         int t = (int)Math.Clamp(work / MinWorkPerThread, 1, Math.Max(1, threads));
         if (t <= 1)
         {
-            Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc);
+            Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc, epi);
             return;
         }
         // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk.
@@ -144,7 +236,7 @@ public static unsafe class Sgemm
             {
                 int j0 = p * chunk, nn = Math.Min(chunk, n - j0);
                 float* bb = (float*)ib + (transB ? (long)j0 * ldb : j0);
-                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, pa, 0, bb, ldb, beta, (float*)ic + j0, ldc);
+                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, pa, 0, bb, ldb, beta, (float*)ic + j0, ldc, epi.At(0, j0));
             });
         }
         else
@@ -155,7 +247,7 @@ public static unsafe class Sgemm
             {
                 int i0 = p * chunk, mm = Math.Min(chunk, m - i0);
                 float* aa = pa is not null ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);
-                Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc);
+                Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0));
             });
         }
     }
@@ -178,7 +270,7 @@ public static unsafe class Sgemm
 
     /// <summary>One thread's GEMM over the whole sub-problem. pa rows start at paRow0 (a multiple of MR).</summary>
     private static void Serial(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, PackedA? pa, int paRow0,
-        float* b, int ldb, float beta, float* c, int ldc)
+        float* b, int ldb, float beta, float* c, int ldc, Epilogue epi)
     {
         int mr = MR, nr = NR;
         int ncMax = Math.Min(NC, (n + nr - 1) / nr * nr);
@@ -198,6 +290,7 @@ public static unsafe class Sgemm
                 {
                     int kc = Math.Min(KC, k - k0);
                     float betaEff = k0 == 0 ? beta : 1f;
+                    bool lastK = k0 + kc >= k;
                     PackB(b, ldb, transB, k0, kc, j0, nc, pb);
                     for (int i0 = 0; i0 < m; i0 += MC)
                     {
@@ -222,7 +315,10 @@ public static unsafe class Sgemm
                                 float* astrip = ablock + (long)ir * kc;
                                 float* cc = c + (long)(i0 + ir) * ldc + j0 + jr;
                                 if (mm == mr && nn == nr)
+                                {
                                     Micro(kc, astrip, bstrip, cc, ldc, alpha, betaEff);
+                                    if (lastK) epi.Apply(cc, ldc, mm, nn, i0 + ir, j0 + jr);
+                                }
                                 else
                                 {
                                     Micro(kc, astrip, bstrip, tile, nr, alpha, 0f);
@@ -232,6 +328,7 @@ public static unsafe class Sgemm
                                             float* dst = cc + (long)i * ldc + j;
                                             *dst = betaEff == 0 ? tile[i * nr + j] : tile[i * nr + j] + betaEff * *dst;
                                         }
+                                    if (lastK) epi.Apply(cc, ldc, mm, nn, i0 + ir, j0 + jr);
                                 }
                             }
                         }

@@ -1,5 +1,6 @@
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.ConvPool;
+using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 using NetOnnx.Runtime.Operators.Linalg;
 
@@ -12,16 +13,25 @@ namespace NetOnnx.Runtime.Operators.ConvPool;
 /// float16/bfloat16/double run through the float path.
 /// </summary>
 [OpKernel("Conv", 1)]
-public sealed class Conv : OpKernel
+public class Conv : OpKernel
 {
+    /// <summary>Applied to the output in the pass that writes it (fused kernels only).</summary>
+    private readonly FusedActivation _activation = FusedActivation.None;
+    /// <summary>Whether input 3 (Z, added before the activation) is read (fused kernels only).</summary>
+    private readonly bool _acceptsResidual;
+
     private readonly WindowAttributes _attrs;
     private readonly int _group;
     /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
     private readonly PackedA[]? _packed;
     private readonly Tensor? _packedFrom;
 
-    public Conv(KernelInfo info)
+    public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
+
+    protected Conv(KernelInfo info, FusedActivation activation, bool acceptsResidual)
     {
+        _activation = activation;
+        _acceptsResidual = acceptsResidual;
         _attrs = new WindowAttributes(info, kernelRequired: false);
         long g = info.GetInt("group", 1);
         if (g < 1 || g > int.MaxValue) throw info.Error($"group {g} must be positive");
@@ -57,24 +67,29 @@ public sealed class Conv : OpKernel
             throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(w.Shape)}");
         var geo = _attrs.Geometry(ctx, x.Shape, kernel);
         int[] yShape = [n, m, .. geo.OutShape];
+        var z = _acceptsResidual ? ctx.OptionalInput(3) : null;
+        if (z is not null && (z.ElementType != x.ElementType || !z.Shape.SequenceEqual(yShape)))
+            throw ctx.Error($"Z {ShapeMath.Format(z.Shape)} must have the output's shape {ShapeMath.Format(yShape)} and X's element type");
         var y = ctx.OutputUninitialized(0, x.ElementType, yShape);
         if (y.Length == 0) return;
         if (x.ElementType == DataType.Float)
         {
             Run((float[])x.Buffer, (float[])w.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
-                ReferenceEquals(w, _packedFrom) ? _packed : null, ctx.Threads);
+                ReferenceEquals(w, _packedFrom) ? _packed : null, ctx.Threads, z is null ? null : (float[])z.Buffer);
         }
         else if (x.ElementType is DataType.Float16 or DataType.BFloat16 or DataType.Double)
         {
             var yf = new float[y.Length];
-            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, null, ctx.Threads);
+            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, null, ctx.Threads,
+                z is null ? null : FloatData.Read(z));
             FloatData.Write(yf, y);
         }
         else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
     }
 
-    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads)
+    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads, float[]? residual)
     {
+        var act = _activation;
         int g = _group, cg = c / g, mg = m / g;
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         if (cg == 1 && g > 1)
@@ -86,10 +101,11 @@ public sealed class Conv : OpKernel
             {
                 var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
                 var yi = new Memory<float>(y, img * m * outSize, m * outSize);
-                if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m);
+                var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
+                if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m, zi.Span, act);
                 else
                     Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
-                        Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+                        Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
             return;
         }
@@ -109,14 +125,14 @@ public sealed class Conv : OpKernel
                         bmat = col.AsSpan(0, kg * outSize);
                     }
                     var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
-                    float beta = 0f;
-                    if (bias is not null)
-                    {
-                        for (int oc = 0; oc < mg; oc++) yg.Slice(oc * outSize, outSize).Fill(bias[gi * mg + oc]);
-                        beta = 1f;
-                    }
-                    if (packed is not null) Sgemm.Multiply(packed[gi], false, outSize, 1f, bmat, outSize, beta, yg, outSize, threads);
-                    else Sgemm.Multiply(false, false, mg, outSize, kg, 1f, w.AsSpan(gi * mg * kg, mg * kg), kg, bmat, outSize, beta, yg, outSize, threads);
+                    // Bias, residual and activation are the GEMM's epilogue, applied per finished tile.
+                    ReadOnlySpan<float> rowBias = bias is null ? default : bias.AsSpan(gi * mg, mg);
+                    ReadOnlySpan<float> zg = residual is null ? default : residual.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    if (packed is not null)
+                        Sgemm.Multiply(packed[gi], false, outSize, 1f, bmat, outSize, 0f, yg, outSize, rowBias, zg, outSize, act, threads);
+                    else
+                        Sgemm.Multiply(false, false, mg, outSize, kg, 1f, w.AsSpan(gi * mg * kg, mg * kg), kg, bmat, outSize, 0f, yg, outSize,
+                            rowBias, zg, outSize, act, threads);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using NetOnnx.Kernels;
+using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 
 namespace NetOnnx.Runtime.Operators.Linalg;
@@ -9,18 +10,24 @@ namespace NetOnnx.Runtime.Operators.Linalg;
 /// the broadcast attribute is set; models exported then rely on it, so a mismatched C without it is an error.
 /// </summary>
 [OpKernel("Gemm", 1)]
-public sealed class Gemm : OpKernel
+public class Gemm : OpKernel
 {
     private readonly bool _transA, _transB, _legacyNoBroadcast;
     private readonly float _alpha, _beta;
+    /// <summary>Applied to the output in the pass that writes it (fused kernels only).</summary>
+    private readonly FusedActivation _activation;
 
-    public Gemm(KernelInfo info)
+    public Gemm(KernelInfo info) : this(info, FusedActivation.None) { }
+
+    protected Gemm(KernelInfo info, FusedActivation activation)
     {
+        _activation = activation;
         _transA = info.GetInt("transA", 0) != 0;
         _transB = info.GetInt("transB", 0) != 0;
         _alpha = info.GetFloat("alpha", 1f);
         _beta = info.GetFloat("beta", 1f);
-        _legacyNoBroadcast = info.OpsetVersion < 7 && info.GetInt("broadcast", 0) == 0;
+        // Fused kernels have their own domain version; they always broadcast C like Gemm-7+.
+        _legacyNoBroadcast = info.Node.Domain.Length == 0 && info.OpsetVersion < 7 && info.GetInt("broadcast", 0) == 0;
     }
 
     public override void Compute(KernelContext ctx)
@@ -53,7 +60,7 @@ public sealed class Gemm : OpKernel
                 var ys = y.Span<float>();
                 if (useC) FillC(c!.ReadOnlySpan<float>(), c.Shape, ys, m, n);
                 Sgemm.Multiply(_transA, _transB, m, n, k, _alpha, a.ReadOnlySpan<float>(), lda, b.ReadOnlySpan<float>(), ldb,
-                    useC ? _beta : 0f, ys, n, ctx.Threads);
+                    useC ? _beta : 0f, ys, n, default, default, 0, _activation, ctx.Threads);
                 break;
             }
             case DataType.Float16 or DataType.BFloat16:
@@ -61,11 +68,16 @@ public sealed class Gemm : OpKernel
                 var yf = new float[m * n];
                 if (useC) FillC<float>(FloatData.Read(c!).AsSpan(0, c!.Length), c.Shape, yf, m, n);
                 Sgemm.Multiply(_transA, _transB, m, n, k, _alpha, FloatData.Read(a), lda, FloatData.Read(b), ldb,
-                    useC ? _beta : 0f, yf, n, ctx.Threads);
+                    useC ? _beta : 0f, yf, n, default, default, 0, _activation, ctx.Threads);
                 FloatData.Write(yf, y);
                 break;
             }
-            case DataType.Double: Generic<double>(a, b, c, y, m, n, k, useC); break;
+            case DataType.Double:
+                Generic<double>(a, b, c, y, m, n, k, useC);
+                if (!_activation.IsNone) { var yd = y.Span<double>(); for (int i = 0; i < yd.Length; i++) yd[i] = _activation.Scalar((float)yd[i]); }
+                break;
+            case DataType.Int32 or DataType.Int64 or DataType.UInt32 or DataType.UInt64 when !_activation.IsNone:
+                throw ctx.Error("fused activations apply to floating-point Gemm only");
             case DataType.Int32: Generic<int>(a, b, c, y, m, n, k, useC); break;
             case DataType.Int64: Generic<long>(a, b, c, y, m, n, k, useC); break;
             case DataType.UInt32: Generic<uint>(a, b, c, y, m, n, k, useC); break;

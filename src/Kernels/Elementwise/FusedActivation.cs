@@ -1,0 +1,104 @@
+using System.Runtime.Intrinsics;
+
+namespace NetOnnx.Kernels.Elementwise;
+
+/// <summary>The activations a fused Conv/Gemm can apply to its output in the same pass that writes it.</summary>
+public enum ActivationKind { None, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Silu, Tanh }
+
+/// <summary>
+/// One activation with its parameters (Clip: min, max; HardSigmoid: alpha, beta; LeakyRelu: alpha), applied
+/// in place on a span. The formulas match the standalone ONNX operators so a fused node equals the pair it replaces.
+/// </summary>
+public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f, float B = 0f)
+{
+    public static readonly FusedActivation None = new(ActivationKind.None);
+
+    public bool IsNone => Kind == ActivationKind.None;
+
+    /// <summary>Parses an ONNX activation name (as ORT's FusedConv spells it) and its parameter list.</summary>
+    public static FusedActivation Parse(string name, IReadOnlyList<float>? p)
+    {
+        float P(int i, float dflt) => p is not null && p.Count > i ? p[i] : dflt;
+        return name switch
+        {
+            "" or "None" or "Identity" => None,
+            "Relu" => new(ActivationKind.Relu),
+            "Clip" => new(ActivationKind.Clip, P(0, float.MinValue), P(1, float.MaxValue)),
+            "Sigmoid" => new(ActivationKind.Sigmoid),
+            "HardSigmoid" => new(ActivationKind.HardSigmoid, P(0, 0.2f), P(1, 0.5f)),
+            "HardSwish" => new(ActivationKind.HardSwish),
+            "LeakyRelu" => new(ActivationKind.LeakyRelu, P(0, 0.01f)),
+            "Silu" or "Swish" => new(ActivationKind.Silu),
+            "Tanh" => new(ActivationKind.Tanh),
+            _ => throw new ArgumentException($"activation '{name}' is not supported by fused kernels"),
+        };
+    }
+
+    public float Scalar(float x) => Kind switch
+    {
+        ActivationKind.Relu => Math.Max(x, 0f),
+        ActivationKind.Clip => Math.Min(Math.Max(x, A), B),
+        ActivationKind.Sigmoid => 1f / (1f + MathF.Exp(-x)),
+        ActivationKind.HardSigmoid => Math.Max(0f, Math.Min(1f, A * x + B)),
+        ActivationKind.HardSwish => x * Math.Max(0f, Math.Min(1f, x / 6f + 0.5f)),
+        ActivationKind.LeakyRelu => x >= 0 ? x : A * x,
+        ActivationKind.Silu => x / (1f + MathF.Exp(-x)),
+        ActivationKind.Tanh => MathF.Tanh(x),
+        _ => x,
+    };
+
+    /// <summary>y = act(y), in place.</summary>
+    public unsafe void Apply(float* y, int n)
+    {
+        if (Kind == ActivationKind.None) return;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) Vector512.Store(V(Vector512.Load(y + i)), y + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) Vector256.Store(V(Vector256.Load(y + i)), y + i);
+        for (; i < n; i++) y[i] = Scalar(y[i]);
+    }
+
+    public unsafe void Apply(Span<float> y)
+    {
+        fixed (float* p = y) Apply(p, y.Length);
+    }
+
+    private Vector512<float> V(Vector512<float> x)
+    {
+        switch (Kind)
+        {
+            case ActivationKind.Relu: return Vector512.Max(x, Vector512<float>.Zero);
+            case ActivationKind.Clip: return Vector512.Min(Vector512.Max(x, Vector512.Create(A)), Vector512.Create(B));
+            case ActivationKind.Sigmoid: return VectorMath.Sigmoid(x);
+            case ActivationKind.HardSigmoid:
+                return Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, x * Vector512.Create(A) + Vector512.Create(B)));
+            case ActivationKind.HardSwish:
+                return x * Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, x / Vector512.Create(6f) + Vector512.Create(0.5f)));
+            case ActivationKind.LeakyRelu:
+                return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * Vector512.Create(A));
+            case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
+            case ActivationKind.Tanh: return VectorMath.Tanh(x);
+            default: return x;
+        }
+    }
+
+    private Vector256<float> V(Vector256<float> x)
+    {
+        switch (Kind)
+        {
+            case ActivationKind.Relu: return Vector256.Max(x, Vector256<float>.Zero);
+            case ActivationKind.Clip: return Vector256.Min(Vector256.Max(x, Vector256.Create(A)), Vector256.Create(B));
+            case ActivationKind.Sigmoid: return VectorMath.Sigmoid(x);
+            case ActivationKind.HardSigmoid:
+                return Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x * Vector256.Create(A) + Vector256.Create(B)));
+            case ActivationKind.HardSwish:
+                return x * Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x / Vector256.Create(6f) + Vector256.Create(0.5f)));
+            case ActivationKind.LeakyRelu:
+                return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * Vector256.Create(A));
+            case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
+            case ActivationKind.Tanh: return VectorMath.Tanh(x);
+            default: return x;
+        }
+    }
+}

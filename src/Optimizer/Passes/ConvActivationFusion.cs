@@ -1,0 +1,87 @@
+using NetOnnx.Runtime;
+using NetOnnx.Runtime.Operators.Fused;
+
+namespace NetOnnx.Optimizer.Passes;
+
+/// <summary>
+/// Conv [+ Add of a same-shaped residual] [+ activation] -> one FusedConv (com.netonnx) that applies the
+/// residual and activation while writing its output. Each absorbed intermediate must have a single reader
+/// and not be a graph output; float only (the fused epilogue is float).
+/// </summary>
+public sealed class ConvActivationFusion : IGraphPass
+{
+    public string Name => "ConvActivationFusion";
+    public OptimizationLevel Level => OptimizationLevel.Extended;
+
+    public PassResult Run(Model model)
+    {
+        var g = model.Graph;
+        if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Conv"))) return PassResult.Unchanged;
+        FusionHelpers.InferTypes(model);
+        var ix = new GraphIndex(g);
+        var readers = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in g.Nodes) foreach (var i in n.Inputs) if (i.Length > 0) readers[i] = n;
+
+        var dead = new HashSet<Node>();
+        var replace = new Dictionary<Node, Node>();
+        int fused = 0;
+        foreach (var conv in g.Nodes)
+        {
+            if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || dead.Contains(conv)) continue;
+            var convType = FusionHelpers.TensorTypeOf(g, conv.Outputs[0]);
+            if (convType?.ElementType != DataType.Float) continue;
+            string current = conv.Outputs[0];
+            Node last = conv;
+            string? residual = null;
+            var absorbed = new List<Node>();
+
+            // Optional residual Add: the other operand must have exactly the Conv output's shape (no broadcast).
+            if (ix.IsPrivateIntermediate(current) && readers.GetValueOrDefault(current) is { } add && FusionHelpers.IsStandard(add, "Add")
+                && add.Inputs.Count == 2 && add.Outputs.Count == 1 && add.Inputs[0] != add.Inputs[1])
+            {
+                var other = add.Inputs[0] == current ? add.Inputs[1] : add.Inputs[0];
+                if (FusionHelpers.SameShape(convType, FusionHelpers.TensorTypeOf(g, other)))
+                {
+                    residual = other;
+                    absorbed.Add(add);
+                    current = add.Outputs[0];
+                    last = add;
+                }
+            }
+            (string, float[])? act = null;
+            if (ix.IsPrivateIntermediate(current) && readers.GetValueOrDefault(current) is { } actNode && actNode.Inputs[0] == current
+                && ActivationMatch.Of(actNode, ix) is { } a)
+            {
+                act = a;
+                absorbed.Add(actNode);
+                current = actNode.Outputs[0];
+                last = actNode;
+            }
+            if (absorbed.Count == 0 || absorbed.Any(dead.Contains)) continue;
+
+            var inputs = new List<string>(conv.Inputs);
+            while (inputs.Count < 3) inputs.Add("");
+            if (residual is not null) inputs.Add(residual);
+            var node = new Node("FusedConv", inputs, [current], conv.Name.Length > 0 ? conv.Name + "_fused" : "", FusedDomain.Name,
+                conv.Attributes.Values);
+            if (act is { } av) ActivationMatch.SetAttributes(node, av);
+            // The fused node takes the place of the last absorbed node, after the residual's producer.
+            replace[last] = node;
+            dead.Add(conv);
+            foreach (var x in absorbed) if (x != last) dead.Add(x);
+            fused++;
+        }
+        if (fused == 0) return PassResult.Unchanged;
+        var kept = new List<Node>();
+        foreach (var n in g.Nodes)
+        {
+            if (replace.TryGetValue(n, out var r)) kept.Add(r);
+            else if (!dead.Contains(n)) kept.Add(n);
+        }
+        int removed = g.Nodes.Count - kept.Count + fused;
+        g.Nodes.Clear();
+        g.Nodes.AddRange(kept);
+        FusionHelpers.ImportFusedDomain(model);
+        return new PassResult(removed, fused, Detail: $"{fused} FusedConv");
+    }
+}

@@ -1,0 +1,150 @@
+using NetOnnx.Runtime;
+
+namespace NetOnnx.Optimizer.Passes;
+
+/// <summary>Graph queries the fusion passes share: who reads a value, what is a constant, fresh names.</summary>
+internal sealed class GraphIndex
+{
+    private readonly Graph _g;
+    private readonly Dictionary<string, int> _readers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Node> _producer = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _outputs;
+    private readonly HashSet<string> _inputs;
+    private readonly HashSet<string> _names;
+
+    public GraphIndex(Graph g)
+    {
+        _g = g;
+        _outputs = g.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        _inputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        _names = g.DefinedNames();
+        foreach (var n in g.Nodes)
+        {
+            foreach (var i in n.Inputs) if (i.Length > 0) _readers[i] = _readers.GetValueOrDefault(i) + 1;
+            // A subgraph reading an outer value is a reader we cannot rewrite.
+            foreach (var sg in g.Subgraphs(n)) foreach (var r in sg.OuterScopeReads()) _readers[r] = _readers.GetValueOrDefault(r) + 1;
+            foreach (var o in n.Outputs) if (o.Length > 0) _producer[o] = n;
+        }
+    }
+
+    public Node? Producer(string value) => _producer.GetValueOrDefault(value);
+
+    /// <summary>True when exactly one node input reads the value and it is not a graph output: it may disappear.</summary>
+    public bool IsPrivateIntermediate(string value) => _readers.GetValueOrDefault(value) == 1 && !_outputs.Contains(value);
+
+    /// <summary>An initializer the caller cannot override by feeding a graph input of the same name.</summary>
+    public Tensor? Constant(string name) =>
+        name.Length > 0 && !_inputs.Contains(name) && _g.Initializers.TryGetValue(name, out var t) ? t : null;
+
+    public string FreshName(string stem)
+    {
+        var name = stem;
+        for (int i = 1; _names.Contains(name) || _g.Initializers.ContainsKey(name); i++) name = $"{stem}_{i}";
+        _names.Add(name);
+        return name;
+    }
+
+    /// <summary>Adds a new initializer under a fresh name (originals may be shared, so they are never edited).</summary>
+    public string AddInitializer(string stem, Tensor t)
+    {
+        var name = FreshName(stem);
+        _g.Initializers[name] = t;
+        return name;
+    }
+}
+
+internal static class FusionHelpers
+{
+    public static bool IsStandard(Node n, string op) => n.OpType == op && n.Domain.Length == 0;
+
+    /// <summary>A Conv whose weights are a constant float tensor and whose bias, if any, is a constant [M].</summary>
+    public static bool IsFoldableConv(Node conv, GraphIndex ix, out Tensor w, out Tensor? b)
+    {
+        w = null!; b = null;
+        if (!IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || conv.Inputs.Count < 2) return false;
+        if (ix.Constant(conv.Inputs[1]) is not { ElementType: DataType.Float, Rank: >= 3 } wt || wt.Shape[0] == 0) return false;
+        w = wt;
+        if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
+        {
+            if (ix.Constant(conv.Inputs[2]) is not { ElementType: DataType.Float, Rank: 1 } bt || bt.Shape[0] != wt.Shape[0]) return false;
+            b = bt;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The per-output-channel values of a constant that broadcasts against a Conv output of the given rank
+    /// only along the channel axis (shapes like [M,1,1], [1,M,1,1], [1] or a scalar); null otherwise.
+    /// </summary>
+    public static float[]? PerChannel(Tensor c, int outRank, int channels)
+    {
+        if (c.ElementType != DataType.Float || c.Rank > outRank) return null;
+        int channelAxis = c.Rank - (outRank - 1); // index in c of the output's axis 1
+        int count = 1;
+        for (int i = 0; i < c.Rank; i++)
+        {
+            if (i == channelAxis) count = c.Shape[i];
+            else if (c.Shape[i] != 1) return null;
+        }
+        if (count != 1 && count != channels) return null;
+        var src = c.ReadOnlySpan<float>();
+        var r = new float[channels];
+        for (int i = 0; i < channels; i++) r[i] = count == 1 ? src[0] : src[i];
+        return r;
+    }
+
+    /// <summary>Replaces a Conv's weights and bias with new initializers.</summary>
+    public static void SetConvParams(Node conv, GraphIndex ix, Tensor w, Tensor b)
+    {
+        conv.Inputs[1] = ix.AddInitializer(conv.Inputs[1] + "_folded", w);
+        var bName = ix.AddInitializer((conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? conv.Inputs[2] : conv.Inputs[1]) + "_bias", b);
+        if (conv.Inputs.Count > 2) conv.Inputs[2] = bName; else conv.Inputs.Add(bName);
+    }
+
+    /// <summary>Scales each output channel of W by s[oc] and maps B to B*s + add (B = 0 when absent).</summary>
+    public static (Tensor W, Tensor B) ScaleShift(Tensor w, Tensor? b, float[] scale, float[] add)
+    {
+        int m = w.Shape[0], per = w.Length / m;
+        var ws = w.ReadOnlySpan<float>();
+        var nw = new float[w.Length];
+        for (int oc = 0; oc < m; oc++)
+            for (int j = 0; j < per; j++) nw[oc * per + j] = ws[oc * per + j] * scale[oc];
+        var nb = new float[m];
+        for (int oc = 0; oc < m; oc++) nb[oc] = (b is null ? 0f : b.ReadOnlySpan<float>()[oc]) * scale[oc] + add[oc];
+        return (Tensor.Create(nw, (int[])w.Shape.Clone()), Tensor.Create(nb, m));
+    }
+
+    /// <summary>Fills in value types (shape inference) so passes can check ranks and shapes; best effort.</summary>
+    public static void InferTypes(Model model)
+    {
+        try { ShapeInference.InferGraph(model.Graph, model); }
+        catch (OnnxException) { /* The session reports inconsistent shapes with context; passes just see fewer types. */ }
+    }
+
+    public static TensorType? TensorTypeOf(Graph g, string name) => name.Length == 0 ? null : g.TypeOf(name) as TensorType;
+
+    /// <summary>Both shapes fully known to be the same (equal sizes, or the same named symbol).</summary>
+    public static bool SameShape(TensorType? a, TensorType? b)
+    {
+        if (a?.Shape is null || b?.Shape is null || a.Shape.Length != b.Shape.Length) return false;
+        for (int i = 0; i < a.Shape.Length; i++)
+        {
+            Dim x = a.Shape[i], y = b.Shape[i];
+            if (x.IsKnown && y.IsKnown) { if (x.Value != y.Value) return false; }
+            else if (x.IsKnown || y.IsKnown || string.IsNullOrEmpty(x.Symbol) || x.Symbol != y.Symbol) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Marks the model as using the fused-kernel domain.</summary>
+    public static void ImportFusedDomain(Model model) => model.Opsets.TryAdd(Runtime.Operators.Fused.FusedDomain.Name, 1);
+
+    /// <summary>Removes the given nodes, keeping the rest in order.</summary>
+    public static void RemoveNodes(Graph g, HashSet<Node> dead)
+    {
+        if (dead.Count == 0) return;
+        var kept = g.Nodes.Where(n => !dead.Contains(n)).ToList();
+        g.Nodes.Clear();
+        g.Nodes.AddRange(kept);
+    }
+}

@@ -1,0 +1,44 @@
+using NetOnnx.Runtime;
+using NetOnnx.Runtime.Operators.Fused;
+
+namespace NetOnnx.Optimizer.Passes;
+
+/// <summary>
+/// Gemm + activation -> FusedGemm (com.netonnx), the activation applied by the GEMM epilogue. The Gemm output
+/// must have a single reader and not be a graph output; float only.
+/// </summary>
+public sealed class GemmActivationFusion : IGraphPass
+{
+    public string Name => "GemmActivationFusion";
+    public OptimizationLevel Level => OptimizationLevel.Extended;
+
+    public PassResult Run(Model model)
+    {
+        var g = model.Graph;
+        if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Gemm"))) return PassResult.Unchanged;
+        FusionHelpers.InferTypes(model);
+        var ix = new GraphIndex(g);
+        var readers = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in g.Nodes) foreach (var i in n.Inputs) if (i.Length > 0) readers[i] = n;
+        var dead = new HashSet<Node>();
+        var replace = new Dictionary<Node, Node>();
+        foreach (var gemm in g.Nodes)
+        {
+            if (!FusionHelpers.IsStandard(gemm, "Gemm") || gemm.Outputs.Count != 1) continue;
+            var y = gemm.Outputs[0];
+            if (FusionHelpers.TensorTypeOf(g, y)?.ElementType != DataType.Float || !ix.IsPrivateIntermediate(y)) continue;
+            if (readers.GetValueOrDefault(y) is not { } actNode || actNode.Inputs[0] != y || ActivationMatch.Of(actNode, ix) is not { } act) continue;
+            var node = new Node("FusedGemm", gemm.Inputs, actNode.Outputs, gemm.Name.Length > 0 ? gemm.Name + "_fused" : "", FusedDomain.Name,
+                gemm.Attributes.Values);
+            ActivationMatch.SetAttributes(node, act);
+            replace[actNode] = node;
+            dead.Add(gemm);
+        }
+        if (dead.Count == 0) return PassResult.Unchanged;
+        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
+        g.Nodes.Clear();
+        g.Nodes.AddRange(kept);
+        FusionHelpers.ImportFusedDomain(model);
+        return new PassResult(2 * dead.Count, dead.Count, Detail: $"{dead.Count} FusedGemm");
+    }
+}
