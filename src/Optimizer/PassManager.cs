@@ -18,7 +18,10 @@ public sealed class PassManager
     /// <summary>The built-in pipeline.</summary>
     public static PassManager CreateDefault() => new PassManager()
         .Add(new Passes.ConstantFolding())
-        .Add(new Passes.DeadCodeElimination());
+        .Add(new Passes.DeadCodeElimination())
+        // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
+        .Add(new Passes.GeluFusion())
+        .Add(new Passes.LayerNormFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {
