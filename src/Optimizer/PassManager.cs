@@ -21,7 +21,8 @@ public sealed class PassManager
         .Add(new Passes.DeadCodeElimination())
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
         .Add(new Passes.GeluFusion())
-        .Add(new Passes.LayerNormFusion());
+        .Add(new Passes.LayerNormFusion())
+        .Add(new Passes.AttentionFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {
