@@ -34,7 +34,11 @@ public sealed class PassManager
         .Add(new Passes.ConvAddFolding())
         .Add(new Passes.MatMulAddToGemm())
         .Add(new Passes.ConvActivationFusion())
-        .Add(new Passes.GemmActivationFusion());
+        .Add(new Passes.GemmActivationFusion())
+        // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
+        .Add(new Passes.GeluFusion())
+        .Add(new Passes.LayerNormFusion())
+        .Add(new Passes.AttentionFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {

@@ -28,6 +28,7 @@ public static class ShapeRules
     public static TensorType?[] Infer(Node node, OnnxType?[] inputs, Func<string, Tensor?> constant, int opset)
     {
         var outs = new TensorType?[node.Outputs.Count];
+        if (node.Domain == FusedOps.Domain) return InferFused(node, inputs, outs);
         if (node.Domain.Length != 0 || outs.Length == 0) return outs;
         TensorType? In(int i) => i < inputs.Length ? inputs[i] as TensorType : null;
         var x = In(0);
@@ -295,5 +296,27 @@ public static class ShapeRules
             outDims[i + 2] = Dim.Known(o);
         }
         return outDims;
+    }
+
+    /// <summary>The optimizer's fused operators: element-wise or row-wise ones keep input 0's type and shape.</summary>
+    private static TensorType?[] InferFused(Node node, OnnxType?[] inputs, TensorType?[] outs)
+    {
+        if (inputs.Length == 0 || inputs[0] is not TensorType x) return outs;
+        switch (node.OpType)
+        {
+            case "Gelu" or "LayerNormalization":
+                outs[0] = x;
+                break;
+            case "SkipLayerNormalization":
+                for (int i = 0; i < outs.Length; i++) outs[i] = x;
+                break;
+            case "ScaledDotProductAttention":
+                // Q [..., M, D] times K^T [..., D, N] times V [..., N, Dv]: Q's shape with V's last dimension.
+                if (inputs.Length > 2 && inputs[2] is TensorType v && x.Shape is { Length: >= 2 } qs && v.Shape is { Length: >= 2 } vs && qs.Length == vs.Length)
+                    outs[0] = new TensorType(x.ElementType, [.. qs[..^1], vs[^1]]);
+                else outs[0] = new TensorType(x.ElementType, null);
+                break;
+        }
+        return outs;
     }
 }

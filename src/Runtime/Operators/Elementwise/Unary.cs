@@ -117,8 +117,12 @@ internal abstract class VectorUnaryKernel<TOp> : OpKernel where TOp : IVectorFlo
 [OpKernel("Mish", 18)] internal sealed class Mish : FloatUnaryKernel<MishFn> { public Mish(KernelInfo info) { } }
 [OpKernel("HardSwish", 14)] internal sealed class HardSwish : VectorUnaryKernel<HardSwishFn> { public HardSwish(KernelInfo info) { } }
 
-/// <summary>Gelu (opset 20): approximate="none" uses erf, "tanh" the tanh approximation.</summary>
+/// <summary>
+/// Gelu (opset 20): approximate="none" uses erf, "tanh" the tanh approximation. Also serves the optimizer's
+/// fused Gelu in the internal domain, for models whose opset predates Gelu.
+/// </summary>
 [OpKernel("Gelu", 20)]
+[OpKernel("Gelu", 1, Domain = FusedOps.Domain)]
 internal sealed class Gelu : OpKernel
 {
     private readonly bool _tanh;

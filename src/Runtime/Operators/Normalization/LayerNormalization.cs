@@ -9,9 +9,11 @@ namespace NetOnnx.Runtime.Operators.Normalization;
 /// <summary>
 /// LayerNormalization (opset 17): each row of the dimensions from axis on is normalised by its mean and
 /// variance, then scaled and shifted (Scale and B broadcast to those dimensions). Optional outputs Mean and
-/// InvStdDev have shape X.shape[:axis] + [1]*(rank-axis) and the stash_type element type.
+/// InvStdDev have shape X.shape[:axis] + [1]*(rank-axis) and the stash_type element type. Also serves the
+/// optimizer's fused LayerNormalization in the internal domain, for models whose opset predates it.
 /// </summary>
 [OpKernel("LayerNormalization", 17)]
+[OpKernel("LayerNormalization", 1, Domain = FusedOps.Domain)]
 public sealed class LayerNormalization : OpKernel
 {
     private readonly long _axis;
