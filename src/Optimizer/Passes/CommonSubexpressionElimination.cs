@@ -58,7 +58,8 @@ public sealed class CommonSubexpressionElimination : IGraphPass
                 case AttributeKind.Ints: sb.AppendJoin(',', a.Ints!); break;
                 case AttributeKind.Floats: sb.AppendJoin(',', a.Floats!.Select(BitConverter.SingleToInt32Bits)); break;
                 case AttributeKind.Strings: sb.AppendJoin(',', (a.ByteStrings ?? []).Select(Convert.ToBase64String)); break;
-                case AttributeKind.Tensor when a.Tensor is { } t && t.ElementType != DataType.String:
+                // Small constants only: weights stored in Constant nodes would make every key megabytes long.
+                case AttributeKind.Tensor when a.Tensor is { } t && t.ElementType != DataType.String && t.Length <= 256:
                     sb.Append((int)t.ElementType).Append('[').AppendJoin(',', t.Shape).Append(']').Append(Convert.ToBase64String(t.Bytes()));
                     break;
                 default: return null; // graphs, tensor lists, types: not worth comparing

@@ -122,6 +122,20 @@ public class CleanupPassTests
         Assert.Equal(5, m.Graph.Nodes.Count);
     }
 
+    [Fact]
+    public void CseMergesEqualSmallConstantsOnly()
+    {
+        static Node Const(string name, float[] v) => new("Constant", [], [name], name, attributes: [NodeAttribute.Of("value", Tensor.Create(v, v.Length))]);
+        Model Build() => Model([F("x", 2)], [F("y", 2)],
+            [Const("k1", [1, 2]), Const("k2", [1, 2]), Const("k3", [1, 3]),
+             N("Add", ["x", "k1"], ["a"]), N("Mul", ["a", "k2"], ["b"]), N("Sub", ["b", "k3"], ["y"])]);
+        var m = Build();
+        Assert.Equal(1, new CommonSubexpressionElimination().Run(m).NodesRemoved);
+        Assert.Equal("k1", m.Graph.Nodes.Single(n => n.OpType == "Mul").Inputs[1]);
+        Assert.Equal("k3", m.Graph.Nodes.Single(n => n.OpType == "Sub").Inputs[1]);
+        AssertSameOutputs(Build, Feed("x", 2));
+    }
+
     // ---- ShapeFolding ----
 
     // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): the usual exporter flatten.

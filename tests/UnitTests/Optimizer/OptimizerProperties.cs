@@ -9,7 +9,7 @@ namespace NetOnnx.Tests;
 public class OptimizerProperties
 {
     /// <summary>
-    /// A random chain over one input: Add/Mul with constants, Relu, Identity, Transpose, Reshape (static, with
+    /// A random chain over one input: Add/Mul with constants, Relu, Identity, Transpose (alone or with its inverse), Reshape (static, with
     /// -1, or through Shape), with duplicated branches for CSE and sometimes an Identity as the graph output.
     /// </summary>
     private static Model RandomChain(int seed)
@@ -27,7 +27,7 @@ public class OptimizerProperties
         for (int s = 0; s < steps; s++)
         {
             string o = Fresh();
-            switch (rng.Next(8))
+            switch (rng.Next(9))
             {
                 case 0 or 1:
                 {
@@ -67,6 +67,17 @@ public class OptimizerProperties
                     nodes.Add(N("Reshape", [cur, sh], [o]));
                     break;
                 }
+                case 7:
+                {
+                    // A transpose and its inverse: cancellation should remove both.
+                    var perm = Enumerable.Range(0, shape.Length).OrderBy(_ => rng.Next()).ToArray();
+                    var inverse = new long[perm.Length];
+                    for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+                    string t = Fresh();
+                    nodes.Add(N("Transpose", [cur], [t], NodeAttribute.Of("perm", perm.Select(p => (long)p).ToArray())));
+                    nodes.Add(N("Transpose", [t], [o], NodeAttribute.Of("perm", inverse)));
+                    break;
+                }
                 default:
                 {
                     // Two identical branches joined: CSE should merge them.
@@ -83,7 +94,7 @@ public class OptimizerProperties
         return Model([input], [F(cur, shape)], nodes, inits);
     }
 
-    [FsCheck.Xunit.Property(MaxTest = 60)]
+    [FsCheck.Xunit.Property(MaxTest = 100)]
     public Property RandomChainsGiveTheSameOutputsAtLevelNoneAndAll(int seed)
     {
         var inputShape = ((TensorType)RandomChain(seed).Graph.Inputs[0].Type!).StaticShape!;
