@@ -1,6 +1,7 @@
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Gemm;
+using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Linalg;
 
 namespace NetOnnx.Runtime.Operators.ConvPool;
@@ -88,7 +89,7 @@ public sealed class Conv : OpKernel
                 var yi = new Memory<float>(y, img * m * outSize, m * outSize);
                 if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m);
                 else
-                    Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+                    IntraOpPool.For(parts, parts, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
             }
             return;
