@@ -58,8 +58,7 @@ internal static class NormalizationHelpers
     {
         int chunks = Math.Min(ReduceKernels.Chunks((long)rows * rowLength, threads), Math.Max(rows, 1));
         if (chunks <= 1) { body(0, rows); return; }
-        IntraOpPool.For(chunks, chunks, c =>
-            body((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+        IntraOpPool.ForRanges(rows, chunks, body);
     }
 
     /// <summary>The element type of declared output i, or <paramref name="fallback"/> when unknown.</summary>

@@ -76,9 +76,7 @@ internal static class VisionTensors
     public static void ParallelRanges(int count, long workPerItem, int threads, Action<int, int> body)
     {
         if (threads <= 1 || count < 2 || count * workPerItem < (1 << 15)) { body(0, count); return; }
-        int chunks = Math.Min(threads, count);
-        IntraOpPool.For(chunks, threads, c =>
-            body((int)((long)count * c / chunks), (int)((long)count * (c + 1) / chunks)));
+        IntraOpPool.ForRanges(count, threads, body);
     }
 
     public static bool IsReal(DataType t) => (t.IsFloat() || t.IsInteger()) && !t.IsEncoded();
