@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using NetOnnx.Kernels.Elementwise;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Gemm;
 
@@ -232,7 +233,7 @@ public static unsafe class Sgemm
         {
             int chunk = ((n + t - 1) / t + nr - 1) / nr * nr;
             int parts = (n + chunk - 1) / chunk;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = t }, p =>
+            IntraOpPool.For(parts, t, p =>
             {
                 int j0 = p * chunk, nn = Math.Min(chunk, n - j0);
                 float* bb = (float*)ib + (transB ? (long)j0 * ldb : j0);
@@ -243,7 +244,7 @@ public static unsafe class Sgemm
         {
             int chunk = ((m + t - 1) / t + mr - 1) / mr * mr;
             int parts = (m + chunk - 1) / chunk;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = t }, p =>
+            IntraOpPool.For(parts, t, p =>
             {
                 int i0 = p * chunk, mm = Math.Min(chunk, m - i0);
                 float* aa = pa is not null ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Quantization;
 
@@ -47,7 +48,7 @@ public static class IntegerGemm
             return;
         }
         int per = (m + parts - 1) / parts;
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
+        IntraOpPool.For(parts, threads, p =>
         {
             int r0 = p * per, rows = Math.Min(per, m - r0);
             if (rows > 0)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Recurrent;
 
@@ -40,7 +41,7 @@ public static class AttentionKernel
         if (p.QHeads % p.KvHeads != 0) throw new ArgumentException($"q heads {p.QHeads} is not a multiple of kv heads {p.KvHeads}");
         int work = p.Batch * p.QHeads;
         if (threads > 1 && work > 1)
-            Parallel.For(0, work, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => RunHead(p, i / p.QHeads, i % p.QHeads));
+            IntraOpPool.For(work, threads, i => RunHead(p, i / p.QHeads, i % p.QHeads));
         else
             for (int i = 0; i < work; i++) RunHead(p, i / p.QHeads, i % p.QHeads);
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Recurrent;
 
@@ -69,7 +70,7 @@ public static class RecurrentKernel
             }
         }
         bool parallel = threads > 1 && (long)seq * batch * gh * inp >= 1 << 15;
-        if (parallel) Parallel.For(0, seq, new ParallelOptions { MaxDegreeOfParallelism = threads }, Project);
+        if (parallel) IntraOpPool.For(seq, threads, Project);
         else for (int t = 0; t < seq; t++) Project(t);
 
         T clip = T.CreateTruncating(d.Clip);
@@ -113,7 +114,7 @@ public static class RecurrentKernel
             hPrev.AsSpan().CopyTo(yh.AsSpan(stateOff, hs));
             if (d.Kind == RecurrentCellKind.Lstm && yc.Length > 0) cPrev.AsSpan().CopyTo(yc.AsSpan(stateOff, hs));
         }
-        if (parallel && batch > 1) Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = threads }, Recur);
+        if (parallel && batch > 1) IntraOpPool.For(batch, threads, Recur);
         else for (int b = 0; b < batch; b++) Recur(b);
     }
 

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Reduction;
 
@@ -296,7 +297,7 @@ public static class ReduceKernels
         {
             chunks = Math.Min(chunks, outer);
             int inS = layout.OuterInStride, outS = layout.OuterOutStride;
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            IntraOpPool.For(chunks, chunks, c =>
             {
                 int s = (int)((long)outer * c / chunks), e = (int)((long)outer * (c + 1) / chunks);
                 if (e > s) Reduce<T, TOp>(x.Span.Slice(s * inS, (e - s) * inS), layout.WithOuter(e - s), y.Span.Slice(s * outS, (e - s) * outS));
@@ -306,7 +307,7 @@ public static class ReduceKernels
         if (chunks > 1 && layout.Dims.Length == 2 && layout.Reduced[0] && layout.RowLength >= 64 * chunks)
         {
             int rows = layout.Dims[0], n = layout.RowLength;
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            IntraOpPool.For(chunks, chunks, c =>
             {
                 int s = (int)((long)n * c / chunks), e = (int)((long)n * (c + 1) / chunks);
                 var acc = y.Span.Slice(s, e - s);

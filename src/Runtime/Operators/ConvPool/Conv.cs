@@ -2,6 +2,7 @@ using NetOnnx.Kernels;
 using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
+using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Linalg;
 
 namespace NetOnnx.Runtime.Operators.ConvPool;
@@ -104,7 +105,7 @@ public class Conv : OpKernel
                 var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
                 if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m, zi.Span, act);
                 else
-                    Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+                    IntraOpPool.For(parts, parts, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
             return;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using NetOnnx.Kernels.Conversions;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Runtime.Operators.Conversion;
 
@@ -37,7 +38,7 @@ public static class ElementConverter
             // Element-wise, so independent contiguous ranges; ranges are Chunk-aligned.
             int parts = Math.Min(threads, n / (ParallelThreshold / 2));
             int per = (n / parts + Chunk - 1) / Chunk * Chunk;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
+            IntraOpPool.For(parts, threads, p =>
             {
                 int start = p * per;
                 if (start < n) ConvertRange(src, dst, start, Math.Min(per, n - start), saturate, rounding);

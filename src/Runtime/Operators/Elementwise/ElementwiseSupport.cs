@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Elementwise;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Runtime.Operators.Elementwise;
 
@@ -18,7 +19,7 @@ internal static class Ew
         // Chunk boundaries on 64-element multiples keep every chunk's SIMD loop aligned alike.
         int chunk = (n + threads - 1) / threads;
         if (itemSize == 1) chunk = (chunk + 63) & ~63;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        IntraOpPool.For(threads, threads, t =>
         {
             int s = t * chunk;
             int len = Math.Min(chunk, n - s);

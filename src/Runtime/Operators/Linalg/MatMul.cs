@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Gemm;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Runtime.Operators.Linalg;
 
@@ -98,7 +99,7 @@ internal static class BatchedMatMul
         if (count > 1 && threads > 1 && work < (1 << 21) && work * count >= (1 << 21))
         {
             // Many small products (attention heads): one product per task beats splitting each one.
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+            IntraOpPool.For(count, threads, i =>
                 Sgemm.Multiply(false, false, m, n, k, 1f, a.AsSpan(p.AOffsets[i]), k, b.AsSpan(p.BOffsets[i]), n,
                     0f, y.AsSpan(i * m * n, m * n), n, 1));
             return;

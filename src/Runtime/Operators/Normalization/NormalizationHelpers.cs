@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Reduction;
+using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Reduction;
 
 namespace NetOnnx.Runtime.Operators.Normalization;
@@ -57,8 +58,7 @@ internal static class NormalizationHelpers
     {
         int chunks = Math.Min(ReduceKernels.Chunks((long)rows * rowLength, threads), Math.Max(rows, 1));
         if (chunks <= 1) { body(0, rows); return; }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
-            body((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+        IntraOpPool.ForRanges(rows, chunks, body);
     }
 
     /// <summary>The element type of declared output i, or <paramref name="fallback"/> when unknown.</summary>

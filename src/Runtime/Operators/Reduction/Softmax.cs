@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Reduction;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Runtime.Operators.Reduction;
 
@@ -79,7 +80,7 @@ public sealed class Softmax : SoftmaxLike
             return;
         }
         bool log = _log;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        IntraOpPool.For(chunks, chunks, c =>
         {
             int s = (int)((long)outer * c / chunks), e = (int)((long)outer * (c + 1) / chunks);
             SoftmaxKernels.Softmax<T>(x.AsSpan(s * block, (e - s) * block), y.AsSpan(s * block, (e - s) * block), e - s, n, inner, log);

@@ -1,3 +1,5 @@
+using NetOnnx.Kernels.Threading;
+
 namespace NetOnnx.Runtime.Operators.Vision;
 
 /// <summary>Conversions between tensors of any real element type and float/double working buffers.</summary>
@@ -74,9 +76,7 @@ internal static class VisionTensors
     public static void ParallelRanges(int count, long workPerItem, int threads, Action<int, int> body)
     {
         if (threads <= 1 || count < 2 || count * workPerItem < (1 << 15)) { body(0, count); return; }
-        int chunks = Math.Min(threads, count);
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
-            body((int)((long)count * c / chunks), (int)((long)count * (c + 1) / chunks)));
+        IntraOpPool.ForRanges(count, threads, body);
     }
 
     public static bool IsReal(DataType t) => (t.IsFloat() || t.IsInteger()) && !t.IsEncoded();
