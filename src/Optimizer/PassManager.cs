@@ -38,6 +38,7 @@ public sealed class PassManager
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
         .Add(new Passes.GeluFusion())
         .Add(new Passes.LayerNormFusion())
+        .Add(new Passes.SkipLayerNormFusion())
         .Add(new Passes.AttentionFusion());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)

@@ -55,11 +55,14 @@ internal sealed class FusionGraph
 
     public bool Claimed(Node n) => _removed.Contains(n) || _replacements.ContainsKey(n);
 
-    /// <summary>The value of a one-element float constant, if the name is one.</summary>
+    /// <summary>
+    /// The value of a one-element float constant of rank 0 or 1, if the name is one (a higher-rank one could
+    /// broadcast the pattern's result to a larger rank than the fused node makes).
+    /// </summary>
     public bool ScalarConstant(string name, out float value)
     {
         value = 0;
-        if (!_g.Initializers.TryGetValue(name, out var t) || t.Length != 1 || IsOverridable(name)) return false;
+        if (!_g.Initializers.TryGetValue(name, out var t) || t.Length != 1 || t.Rank > 1 || IsOverridable(name)) return false;
         switch (t.ElementType)
         {
             case DataType.Float: value = t.ReadOnlySpan<float>()[0]; return true;
