@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using NetOnnx.Kernels;
+using NetOnnx.Kernels.Threading;
 using NetOnnx.Kernels.Gemm;
 using NetOnnx.Kernels.Reduction;
 
@@ -103,10 +104,10 @@ public sealed class ScaledDotProductAttention : OpKernel
             ArrayPool<float>.Shared.Return(scores);
             return;
         }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        IntraOpPool.ForRanges(count, threads, (start, end) =>
         {
             var scores = ArrayPool<float>.Shared.Rent(m * n);
-            for (int b = (int)((long)count * t / threads), e = (int)((long)count * (t + 1) / threads); b < e; b++) Block(b, scores);
+            for (int b = start; b < end; b++) Block(b, scores);
             ArrayPool<float>.Shared.Return(scores);
         });
     }
