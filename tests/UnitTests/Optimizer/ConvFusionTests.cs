@@ -302,3 +302,41 @@ public class ConvFusionTests
         for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(y[i] - act.Scalar(x[i])) <= 1e-5f, $"{kind}({x[i]}) = {y[i]}, scalar {act.Scalar(x[i])}");
     }
 }
+
+/// <summary>HardSwish exported as x * HardSigmoid(x) becomes one node and then fuses into the Conv.</summary>
+public class HardSwishFusionTests
+{
+    [Theory]
+    [InlineData(13)]
+    [InlineData(17)]
+    public void DecomposedHardSwishAfterConvFuses(long opset)
+    {
+        var g = new GraphProto { Name = "hs" };
+        g.Input.Add(Info("x", 1, 1, 3, 6, 6));
+        g.Initializer.Add(FloatTensor("W", Enumerable.Range(0, 4 * 3 * 9).Select(i => (i % 7 - 3) * 0.1f).ToArray(), 4, 3, 3, 3));
+        var conv = NodeOf("Conv", ["x", "W"], ["c"], "conv");
+        var pads = new AttributeProto { Name = "pads", Type = AttributeProto.Types.AttributeType.Ints };
+        pads.Ints.AddRange([1, 1, 1, 1]);
+        conv.Attribute.Add(pads);
+        g.Node.Add(conv);
+        var hs = NodeOf("HardSigmoid", ["c"], ["gate"], "hs");
+        hs.Attribute.Add(new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 1f / 6 });
+        g.Node.Add(hs);
+        g.Node.Add(NodeOf("Mul", ["c", "gate"], ["y"], "mul"));
+        g.Output.Add(Info("y", 1, 1, 4, 6, 6));
+        var bytes = Model(g, opset).ToByteArray();
+        var x = Tensor.Create(Enumerable.Range(0, 108).Select(i => (i % 11 - 5) * 0.7f).ToArray(), 1, 3, 6, 6);
+        float[] RunAt(OptimizationLevel level)
+        {
+            using var s = new InferenceSession(bytes, new SessionOptions { OptimizationLevel = level });
+            return s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        }
+        var expected = RunAt(OptimizationLevel.None);
+        var actual = RunAt(OptimizationLevel.All);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f, $"[{i}] {actual[i]} vs {expected[i]}");
+        var m = OnnxModelLoader.Load(bytes);
+        PassManager.CreateDefault().Run(m, OptimizationLevel.All);
+        var fused = Assert.Single(m.Graph.Nodes);
+        Assert.Equal(("FusedConv", "HardSwish"), (fused.OpType, fused.GetString("activation", "")));
+    }
+}
