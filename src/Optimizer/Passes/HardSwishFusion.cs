@@ -7,8 +7,8 @@ namespace NetOnnx.Optimizer.Passes;
 /// Mul(x, Div(Clip(Add(x, 3), 0, 6), 6)) or Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6) (Div by 6 may also be Mul
 /// by 1/6) and replaces it with one
 /// HardSwish node, so x gets a single reader and the producer (usually a Conv) can fuse it as its activation.
-/// Before opset 14 there is no HardSwish kernel to fall back on, so there it rewrites only where x is a float
-/// Conv output read by just this pair, which ConvActivationFusion (run next) always absorbs.
+/// Before opset 14 there is no HardSwish operator, so there it rewrites only where x is a float Conv output
+/// read by just this pattern, and builds the FusedConv itself.
 /// </summary>
 public sealed class HardSwishFusion : IGraphPass
 {
@@ -29,7 +29,7 @@ public sealed class HardSwishFusion : IGraphPass
             if (ScaledProduct(mul, ix) is var (px, pnodes) && !pnodes.Any(dead.Contains) && !dead.Contains(mul)
                 && (hasOp || ConvOutputForFusion(px, ix, g, readers: 2)))
             {
-                replace[mul] = new Node("HardSwish", [px], mul.Outputs, mul.Name, "");
+                replace[mul] = Replacement(px, mul, hasOp, ix, dead, model);
                 dead.UnionWith(pnodes);
                 continue;
             }
@@ -39,7 +39,7 @@ public sealed class HardSwishFusion : IGraphPass
                 string x = mul.Inputs[side], gate = mul.Inputs[1 - side];
                 if (GateNodes(x, gate, ix) is not { } gateNodes || gateNodes.Any(dead.Contains)) continue;
                 if (!hasOp && !ConvOutputForFusion(x, ix, g, readers: 2)) continue;
-                replace[mul] = new Node("HardSwish", [x], mul.Outputs, mul.Name, "");
+                replace[mul] = Replacement(x, mul, hasOp, ix, dead, model);
                 dead.UnionWith(gateNodes);
                 break;
             }
@@ -49,6 +49,19 @@ public sealed class HardSwishFusion : IGraphPass
         g.Nodes.Clear();
         g.Nodes.AddRange(kept);
         return new PassResult(dead.Count + replace.Count, replace.Count, Detail: $"{replace.Count} HardSwish");
+    }
+
+    /// <summary>HardSwish(x) as a standard node, or (no HardSwish in the opset) fused into x's Conv, which dies.</summary>
+    private static Node Replacement(string x, Node root, bool hasOp, GraphIndex ix, HashSet<Node> dead, Model model)
+    {
+        if (hasOp) return new Node("HardSwish", [x], root.Outputs, root.Name, "");
+        var conv = ix.Producer(x)!;
+        dead.Add(conv);
+        FusionHelpers.ImportFusedDomain(model);
+        var fused = new Node("FusedConv", conv.Inputs, root.Outputs, conv.Name.Length > 0 ? conv.Name + "_fused" : "",
+            Runtime.Operators.Fused.FusedDomain.Name, conv.Attributes.Values);
+        fused.Attributes["activation"] = NodeAttribute.Of("activation", "HardSwish");
+        return fused;
     }
 
     /// <summary>x is a float Conv output read only by the pattern's readers, so the HardSwish will fuse away.</summary>

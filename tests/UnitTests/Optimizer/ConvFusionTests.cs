@@ -338,6 +338,12 @@ public class HardSwishFusionTests
         PassManager.CreateDefault().Run(m, OptimizationLevel.All);
         var fused = Assert.Single(m.Graph.Nodes);
         Assert.Equal(("FusedConv", "HardSwish"), (fused.OpType, fused.GetString("activation", "")));
+        // Without ConvActivationFusion the rewrite must still leave a runnable graph (no HardSwish before opset 14).
+        var o = new SessionOptions();
+        o.DisabledPasses.Add("ConvActivationFusion");
+        using var partial = new InferenceSession(bytes, o);
+        var y = partial.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-4f);
     }
 
     [Fact]
