@@ -33,6 +33,7 @@ public sealed class PassManager
         .Add(new Passes.ConvMulFolding())
         .Add(new Passes.ConvAddFolding())
         .Add(new Passes.MatMulAddToGemm())
+        .Add(new Passes.HardSwishFusion())
         .Add(new Passes.ConvActivationFusion())
         .Add(new Passes.GemmActivationFusion())
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.

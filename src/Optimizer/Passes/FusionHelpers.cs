@@ -29,6 +29,11 @@ internal sealed class GraphIndex
 
     public Node? Producer(string value) => _producer.GetValueOrDefault(value);
 
+    /// <summary>Node inputs (and subgraphs) reading the value.</summary>
+    public int ReaderCount(string value) => _readers.GetValueOrDefault(value);
+
+    public bool IsGraphOutput(string value) => _outputs.Contains(value);
+
     /// <summary>True when exactly one node input reads the value and it is not a graph output: it may disappear.</summary>
     public bool IsPrivateIntermediate(string value) => _readers.GetValueOrDefault(value) == 1 && !_outputs.Contains(value);
 

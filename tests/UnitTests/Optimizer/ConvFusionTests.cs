@@ -302,3 +302,78 @@ public class ConvFusionTests
         for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(y[i] - act.Scalar(x[i])) <= 1e-5f, $"{kind}({x[i]}) = {y[i]}, scalar {act.Scalar(x[i])}");
     }
 }
+
+/// <summary>HardSwish exported as x * HardSigmoid(x) becomes one node and then fuses into the Conv.</summary>
+public class HardSwishFusionTests
+{
+    [Theory]
+    [InlineData(13)]
+    [InlineData(17)]
+    public void DecomposedHardSwishAfterConvFuses(long opset)
+    {
+        var g = new GraphProto { Name = "hs" };
+        g.Input.Add(Info("x", 1, 1, 3, 6, 6));
+        g.Initializer.Add(FloatTensor("W", Enumerable.Range(0, 4 * 3 * 9).Select(i => (i % 7 - 3) * 0.1f).ToArray(), 4, 3, 3, 3));
+        var conv = NodeOf("Conv", ["x", "W"], ["c"], "conv");
+        var pads = new AttributeProto { Name = "pads", Type = AttributeProto.Types.AttributeType.Ints };
+        pads.Ints.AddRange([1, 1, 1, 1]);
+        conv.Attribute.Add(pads);
+        g.Node.Add(conv);
+        var hs = NodeOf("HardSigmoid", ["c"], ["gate"], "hs");
+        hs.Attribute.Add(new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 1f / 6 });
+        g.Node.Add(hs);
+        g.Node.Add(NodeOf("Mul", ["c", "gate"], ["y"], "mul"));
+        g.Output.Add(Info("y", 1, 1, 4, 6, 6));
+        var bytes = Model(g, opset).ToByteArray();
+        var x = Tensor.Create(Enumerable.Range(0, 108).Select(i => (i % 11 - 5) * 0.7f).ToArray(), 1, 3, 6, 6);
+        float[] RunAt(OptimizationLevel level)
+        {
+            using var s = new InferenceSession(bytes, new SessionOptions { OptimizationLevel = level });
+            return s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        }
+        var expected = RunAt(OptimizationLevel.None);
+        var actual = RunAt(OptimizationLevel.All);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f, $"[{i}] {actual[i]} vs {expected[i]}");
+        var m = OnnxModelLoader.Load(bytes);
+        PassManager.CreateDefault().Run(m, OptimizationLevel.All);
+        var fused = Assert.Single(m.Graph.Nodes);
+        Assert.Equal(("FusedConv", "HardSwish"), (fused.OpType, fused.GetString("activation", "")));
+        // Without ConvActivationFusion the rewrite must still leave a runnable graph (no HardSwish before opset 14).
+        var o = new SessionOptions();
+        o.DisabledPasses.Add("ConvActivationFusion");
+        using var partial = new InferenceSession(bytes, o);
+        var y = partial.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-4f);
+    }
+
+    [Fact]
+    public void ClipFormOfHardSwishAfterConvFusesAtOpset11()
+    {
+        // PaddlePaddle's export: Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6).
+        var g = new GraphProto { Name = "hs6" };
+        g.Input.Add(Info("x", 1, 1, 3, 5, 5));
+        g.Initializer.Add(FloatTensor("W", Enumerable.Range(0, 4 * 3).Select(i => (i % 5 - 2) * 0.9f).ToArray(), 4, 3, 1, 1));
+        g.Initializer.Add(FloatTensor("three", [3f]));
+        g.Initializer.Add(FloatTensor("zero", [0f]));
+        g.Initializer.Add(FloatTensor("six", [6f]));
+        g.Node.Add(NodeOf("Conv", ["x", "W"], ["c"], "conv"));
+        g.Node.Add(NodeOf("Add", ["c", "three"], ["a"], "add"));
+        g.Node.Add(NodeOf("Clip", ["a", "zero", "six"], ["r6"], "clip"));
+        g.Node.Add(NodeOf("Mul", ["c", "r6"], ["p"], "mul"));
+        g.Node.Add(NodeOf("Div", ["p", "six"], ["y"], "div"));
+        g.Output.Add(Info("y", 1, 1, 4, 5, 5));
+        var bytes = Model(g, 11).ToByteArray();
+        var x = Tensor.Create(Enumerable.Range(0, 75).Select(i => (i % 13 - 6) * 0.8f).ToArray(), 1, 3, 5, 5);
+        float[] RunAt(OptimizationLevel level)
+        {
+            using var s = new InferenceSession(bytes, new SessionOptions { OptimizationLevel = level });
+            return s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        }
+        var expected = RunAt(OptimizationLevel.None);
+        var actual = RunAt(OptimizationLevel.All);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f, $"[{i}] {actual[i]} vs {expected[i]}");
+        var m = OnnxModelLoader.Load(bytes);
+        PassManager.CreateDefault().Run(m, OptimizationLevel.All);
+        Assert.Equal(("FusedConv", "HardSwish"), (Assert.Single(m.Graph.Nodes).OpType, m.Graph.Nodes[0].GetString("activation", "")));
+    }
+}
