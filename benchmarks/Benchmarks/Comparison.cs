@@ -23,6 +23,7 @@ public static class Comparison
         var threads = new List<int>();
         int rounds = 30, warmup = 5, warmupMs = 2000;
         string format = "table";
+        var level = Runtime.OptimizationLevel.All;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -33,6 +34,7 @@ public static class Comparison
                 case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup-ms": warmupMs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--format": format = Next(); break;
+                case "--level": level = Enum.Parse<Runtime.OptimizationLevel>(Next(), ignoreCase: true); break;
                 default: models.Add(args[i]); break;
             }
         }
@@ -46,7 +48,7 @@ public static class Comparison
             foreach (int t in threads)
             {
                 Row r;
-                try { r = Measure(m, t, rounds, warmup, warmupMs); }
+                try { r = Measure(m, t, rounds, warmup, warmupMs, level); }
                 catch (Exception e) when (e is OnnxException or NotSupportedException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
                 {
                     Console.Error.WriteLine($"{m} ({t} threads): {e.Message}");
@@ -65,10 +67,11 @@ public static class Comparison
         return 0;
     }
 
-    public static Row Measure(string nameOrPath, int threads, int rounds, int warmup, int warmupMs)
+    public static Row Measure(string nameOrPath, int threads, int rounds, int warmup, int warmupMs,
+        Runtime.OptimizationLevel level = Runtime.OptimizationLevel.All)
     {
         string path = ZooModels.ModelPath(nameOrPath);
-        using var ours = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads });
+        using var ours = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = level });
         var inputs = ZooModels.Inputs(path, ours.Model.Graph);
         using var ort = new OrtRunner(path, inputs, threads);
         // Tiered JIT runs the first ~100 ms of kernel calls unoptimised: warm for a count and a time floor.

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Running;
 namespace NetOnnx.Benchmarks;
 
 /// <summary>
-/// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--format table|json]`: quick alternating side-by-side
+/// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--level none|basic|extended|all] [--format table|json]`: quick alternating side-by-side
 /// against ONNX Runtime. Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
 /// </summary>
 public static class Program
