@@ -11,6 +11,12 @@ public interface IGraphPass
     string Name { get; }
     OptimizationLevel Level { get; }
     PassResult Run(Model model);
+
+    /// <summary>
+    /// Whether the pass may emit nodes of this runtime's internal domain (com.netonnx), which other runtimes
+    /// cannot load; `optimize --portable` skips such passes.
+    /// </summary>
+    bool EmitsInternalOps => false;
 }
 
 /// <summary>What one pass did.</summary>

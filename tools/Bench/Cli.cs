@@ -16,7 +16,7 @@ public static class Cli
               run a model on test_data_set-style inputs, write output_K.pb
           inspect MODEL
               inputs, outputs, opsets, op histogram, parameters
-          optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all]
+          optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all] [--portable]
               run the optimisation passes, write the result as ONNX, print per-pass statistics
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'

@@ -10,8 +10,8 @@ public static class OptimizeCommand
 {
     public static int Run(string[] args, TextWriter o)
     {
-        var a = new CliArgs(args);
-        a.RejectUnknown("o", "output", "level", "disable", "print-ir-after");
+        var a = new CliArgs(args, "portable");
+        a.RejectUnknown("o", "output", "level", "disable", "print-ir-after", "portable");
         // "-o OUT" is parsed as two positionals by CliArgs (single dash), so accept both spellings.
         string? output = a.Get("output") ?? a.Get("o");
         var positional = a.Positional.ToList();
@@ -34,6 +34,9 @@ public static class OptimizeCommand
         var known = pm.Passes.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var d in disabled)
             if (!known.Contains(d)) throw new CliUsageException($"unknown pass '{d}' (passes: {string.Join(", ", known)})");
+        // Portable output: only standard-domain rewrites, so ONNX Runtime and other runtimes load the result.
+        if (a.Has("portable"))
+            foreach (var p in pm.Passes) if (p.EmitsInternalOps) disabled.Add(p.Name);
         if (printAfter is not null && printAfter != "all" && !known.Contains(printAfter))
             throw new CliUsageException($"unknown pass '{printAfter}' for --print-ir-after (passes: {string.Join(", ", known)}, all)");
         if (printAfter is not null)

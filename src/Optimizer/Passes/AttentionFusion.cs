@@ -12,6 +12,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class AttentionFusion : IGraphPass
 {
     public string Name => "AttentionFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

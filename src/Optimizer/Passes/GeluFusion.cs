@@ -12,6 +12,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class GeluFusion : IGraphPass
 {
     public string Name => "GeluFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

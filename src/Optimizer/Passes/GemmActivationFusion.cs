@@ -10,6 +10,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class GemmActivationFusion : IGraphPass
 {
     public string Name => "GemmActivationFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

@@ -13,6 +13,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class HardSwishFusion : IGraphPass
 {
     public string Name => "HardSwishFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

@@ -12,6 +12,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class LayerNormFusion : IGraphPass
 {
     public string Name => "LayerNormFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

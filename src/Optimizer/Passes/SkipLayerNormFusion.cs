@@ -11,6 +11,7 @@ namespace NetOnnx.Optimizer.Passes;
 public sealed class SkipLayerNormFusion : IGraphPass
 {
     public string Name => "SkipLayerNormFusion";
+    public bool EmitsInternalOps => true;
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
     public PassResult Run(Model model)

@@ -89,4 +89,38 @@ public class OptimizeCommandTests
         }
         finally { dir.Delete(recursive: true); }
     }
+
+    // y = Relu(Conv(x, w)): at level all the pair becomes com.netonnx FusedConv, which other runtimes cannot load.
+    private static byte[] ConvReluModel()
+    {
+        var g = new GraphProto { Name = "convrelu" };
+        g.Input.Add(Info("x", 1, 1, 2, 4, 4));
+        g.Output.Add(Info("y", 1, 1, 3, 4, 4));
+        g.Initializer.Add(FloatTensor("w", Enumerable.Range(0, 3 * 2 * 3 * 3).Select(i => (i % 7 - 3) * 0.1f).ToArray(), 3, 2, 3, 3));
+        var conv = NodeOf("Conv", ["x", "w"], ["c"], "conv");
+        conv.Attribute.Add(new AttributeProto { Name = "pads", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1, 1, 1, 1 } });
+        g.Node.Add(conv);
+        g.Node.Add(NodeOf("Relu", ["c"], ["y"], "relu"));
+        return TestModels.Model(g).ToByteArray();
+    }
+
+    [Fact]
+    public void PortableOutputKeepsToStandardOperators()
+    {
+        var dir = Directory.CreateTempSubdirectory("netonnx-opt-");
+        try
+        {
+            var input = Path.Combine(dir.FullName, "in.onnx");
+            File.WriteAllBytes(input, ConvReluModel());
+            var fused = Path.Combine(dir.FullName, "fused.onnx");
+            var portable = Path.Combine(dir.FullName, "portable.onnx");
+            Assert.Equal(0, Run("optimize", input, "-o", fused).Code);
+            Assert.Equal(0, Run("optimize", input, "-o", portable, "--portable").Code);
+            Assert.Contains(OnnxModelLoader.Load(fused).Graph.Nodes, n => n.Domain.Length > 0);
+            var m = OnnxModelLoader.Load(portable);
+            Assert.All(m.Graph.Nodes, n => Assert.Equal("", n.Domain));
+            Assert.Equal(["Conv", "Relu"], m.Graph.Nodes.Select(n => n.OpType));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
 }
