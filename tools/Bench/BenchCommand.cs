@@ -10,8 +10,8 @@ public static class BenchCommand
 {
     public static int Run(string[] args, TextWriter o)
     {
-        var a = new CliArgs(args);
-        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level");
+        var a = new CliArgs(args, "profile");
+        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level", "profile");
         int threads = a.GetInt("threads", 1);
         int iterations = a.GetInt("iterations", 50);
         int warmup = a.GetInt("warmup", 5);
@@ -21,7 +21,12 @@ public static class BenchCommand
         string format = a.Get("format") ?? "table";
         if (format is not ("table" or "json")) throw new CliUsageException($"--format must be table or json, got '{format}'");
         if (iterations < 1) throw new CliUsageException("--iterations must be at least 1");
-        var options = new SessionOptions { IntraOpThreads = threads, OptimizationLevel = CliArgs.ParseLevel(a.Get("level")) };
+        var options = new SessionOptions
+        {
+            IntraOpThreads = threads,
+            OptimizationLevel = CliArgs.ParseLevel(a.Get("level")),
+            EnableProfiling = a.Has("profile"),
+        };
 
         string modelName;
         var sw = Stopwatch.StartNew();
@@ -55,7 +60,27 @@ public static class BenchCommand
         var result = new BenchResult(modelName, threads, iterations, loadMs, firstMs, stats, session.Core.Plan.PlannedPeakBytes);
         if (format == "json") o.WriteLine(JsonSerializer.Serialize(result.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
         else result.WriteTable(o);
+        if (a.Has("profile") && format == "table") WriteOpProfile(o, session.Core.Profile.TakeLast(iterations).ToList());
         return 0;
+    }
+
+    /// <summary>Mean time per run by op type (with the kernel chosen), heaviest first, over the measured runs.</summary>
+    private static void WriteOpProfile(TextWriter o, IReadOnlyList<RunProfile> runs)
+    {
+        if (runs.Count == 0) return;
+        double total = runs.Average(r => r.TotalMilliseconds);
+        var rows = runs.SelectMany(r => r.Nodes)
+            .GroupBy(n => (n.OpType, n.Kernel))
+            .Select(g => (g.Key.OpType, g.Key.Kernel, Ms: g.Sum(n => n.Milliseconds) / runs.Count, Nodes: g.Count() / runs.Count))
+            .OrderByDescending(r => r.Ms).ToList();
+        o.WriteLine();
+        o.WriteLine($"{"op",-28} {"kernel",-28} {"nodes",5} {"ms/run",9} {"share",6}");
+        foreach (var r in rows)
+            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{r.OpType,-28} {r.Kernel,-28} {r.Nodes,5} {r.Ms,9:F3} {100 * r.Ms / total,5:F1}%"));
+        double nodes = rows.Sum(r => r.Ms);
+        o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{"(between nodes)",-28} {"",-28} {"",5} {total - nodes,9:F3} {100 * (total - nodes) / total,5:F1}%"));
     }
 }
 

@@ -7,14 +7,18 @@ namespace NetOnnx.Kernels.ConvPool;
 public static class Im2Col
 {
     /// <summary>col[(c*K + k), o] = x[c, o*stride + k*dilation - pad] or 0 outside the image.</summary>
-    public static void Unfold(ReadOnlySpan<float> x, int channels, ConvGeometry g, Span<float> col)
+    public static void Unfold(ReadOnlySpan<float> x, int channels, ConvGeometry g, Span<float> col) =>
+        Unfold(x, g, col, 0, channels);
+
+    /// <summary>Unfolds channels [c0, c1) only: each channel owns its own block of rows, so ranges can run in parallel.</summary>
+    public static void Unfold(ReadOnlySpan<float> x, ConvGeometry g, Span<float> col, int c0, int c1)
     {
         int inSize = g.InSize, outSize = g.OutSize;
         int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2];
         int ID = g.In[0], IH = g.In[1], IW = g.In[2];
         int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
-        int row = 0;
-        for (int c = 0; c < channels; c++)
+        int row = c0 * g.Kernel[0] * g.Kernel[1] * g.Kernel[2];
+        for (int c = c0; c < c1; c++)
         {
             var plane = x.Slice(c * inSize, inSize);
             for (int kd = 0; kd < g.Kernel[0]; kd++)

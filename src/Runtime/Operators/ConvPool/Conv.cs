@@ -122,7 +122,10 @@ public class Conv : OpKernel
                     ReadOnlySpan<float> bmat = xg;
                     if (!direct)
                     {
-                        Im2Col.Unfold(xg, cg, geo, col);
+                        // im2col is memory-bound copying; channels own disjoint rows, so split it too.
+                        int xOff = (img * c + gi * cg) * inSize;
+                        IntraOpPool.ForRanges(cg, threads, (c0, c1) =>
+                            Im2Col.Unfold(x.AsSpan(xOff, cg * inSize), geo, col, c0, c1), work: (long)kg * outSize * sizeof(float));
                         bmat = col.AsSpan(0, kg * outSize);
                     }
                     var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
