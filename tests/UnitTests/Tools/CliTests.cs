@@ -96,6 +96,17 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchProfileListsEveryOpTypeOfTheModel()
+    {
+        var (code, stdout, err) = Run("bench", "--iterations", "3", "--warmup-ms", "0", "--profile", "--level", "none");
+        Assert.True(code == 0, err);
+        Assert.Contains("ms/run", stdout);
+        // The built-in model's ops each get a row, and the shares are of the measured runs.
+        foreach (var op in new[] { "Conv", "Relu", "MaxPool", "Gemm", "Softmax" })
+            Assert.Contains(stdout.Split('\n'), l => l.StartsWith(op + " ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void UnknownVerbIsAUsageError()
     {
         var (code, _, err) = Run("frobnicate");
