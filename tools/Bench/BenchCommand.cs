@@ -79,8 +79,15 @@ public static class BenchCommand
             o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{r.OpType,-28} {r.Kernel,-28} {r.Nodes,5} {r.Ms,9:F3} {100 * r.Ms / total,5:F1}%"));
         double nodes = rows.Sum(r => r.Ms);
+        var heaviest = runs.SelectMany(r => r.Nodes).GroupBy(n => n.NodeName)
+            .Select(g => (Name: g.Key, g.First().OpType, g.First().OutputShape, Ms: g.Sum(n => n.Milliseconds) / runs.Count))
+            .OrderByDescending(r => r.Ms).Take(10).ToList();
         o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"{"(between nodes)",-28} {"",-28} {"",5} {total - nodes,9:F3} {100 * (total - nodes) / total,5:F1}%"));
+        o.WriteLine();
+        o.WriteLine($"{"heaviest nodes",-40} {"op",-20} {"output",-20} {"ms/run",9}");
+        foreach (var r in heaviest)
+            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{r.Name,-40} {r.OpType,-20} {r.OutputShape,-20} {r.Ms,9:F3}"));
     }
 }
 

@@ -53,6 +53,17 @@ internal sealed class BufferPool
 
     public bool Owns(Array a) => _refs.ContainsKey(a);
 
+    /// <summary>
+    /// Readies the pool for another run. Buffers still referenced (outputs handed to the caller, values that
+    /// outlived the run) are forgotten so they are never reused; released buffers stay on the free lists, so
+    /// steady-state runs allocate nothing and touch no fresh pages.
+    /// </summary>
+    public void ResetForReuse()
+    {
+        _refs.Clear();
+        LiveBytes = PeakBytes = AllocatedBytes = 0;
+    }
+
     public void AddRef(object? value)
     {
         ForEachTensor(value, t =>

@@ -10,6 +10,8 @@ namespace NetOnnx.Runtime;
 public sealed class Session : IDisposable
 {
     private readonly ConcurrentQueue<RunProfile> _profiles = new();
+    private readonly ConcurrentBag<BufferPool> _pools = new();
+    private const int MaxCachedPools = 4;
 
     public Model Model { get; }
     public SessionOptions Options { get; }
@@ -58,7 +60,9 @@ public sealed class Session : IDisposable
                     throw new InferenceException($"'{n}' is not an output of the model; outputs are: {string.Join(", ", Outputs.Select(o => o.Name))}");
 
         var timings = Options.EnableProfiling ? new List<NodeTiming>() : null;
-        var run = new RunState { Threads = Options.EffectiveThreads, Timings = timings, Pool = new BufferPool() };
+        // Free buffers carry over between runs (one pool per concurrent run), so a warm session stops allocating.
+        var pool = _pools.TryTake(out var cached) ? cached : new BufferPool();
+        var run = new RunState { Threads = Options.EffectiveThreads, Timings = timings, Pool = pool };
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var outs = Executor.Run(Plan, feed, null, run);
         LastRunAllocatedBytes = run.Pool.AllocatedBytes;
@@ -74,6 +78,8 @@ public sealed class Session : IDisposable
             var v = outs[i] ?? throw new InferenceException($"output '{name}' was not computed");
             result[name] = Detach(v, run.Pool, handedOut);
         }
+        pool.ResetForReuse();
+        if (_pools.Count < MaxCachedPools) _pools.Add(pool);
         return result;
     }
 

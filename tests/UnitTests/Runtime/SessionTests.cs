@@ -77,6 +77,21 @@ public class SessionTests
     }
 
     [Fact]
+    public void WarmRunsReuseTheFirstRunsBuffersAndKeepOutputsApart()
+    {
+        var s = new Session(Chain(10), WithScale());
+        var x = Tensor.Create(Enumerable.Range(0, 1000).Select(i => (float)i).ToArray(), 1000);
+        var first = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"];
+        var firstValues = first.ToArray<float>();
+        var second = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"];
+        // Only the output, which now belongs to the caller, needs a new buffer.
+        Assert.True(s.LastRunAllocatedBytes <= 4000, $"allocated {s.LastRunAllocatedBytes} bytes");
+        Assert.NotSame(first.Buffer, second.Buffer);
+        Assert.Equal(firstValues, first.ToArray<float>());
+        Assert.Equal(firstValues, second.ToArray<float>());
+    }
+
+    [Fact]
     public void UnknownOpIsNamedAtLoad()
     {
         var e = Assert.Throws<ModelLoadException>(() => new Session(Chain(1, "NoSuchOp", "")));

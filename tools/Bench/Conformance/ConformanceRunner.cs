@@ -49,6 +49,8 @@ public static class ConformanceRunner
                 var inputs = ReadInputs(set, session.Model.Graph);
                 var expected = ReadOutputs(set, session.Model.Graph);
                 var actual = session.Run(inputs);
+                // A second run reuses the first run's buffers: it must not see their stale contents.
+                var again = session.Run(inputs);
                 foreach (var (outName, value) in expected)
                 {
                     if (!actual.TryGetValue(outName, out var got)) return new TestOutcome(suite, name, false, $"output '{outName}' missing", ops, sw.Elapsed.TotalMilliseconds);
@@ -65,6 +67,8 @@ public static class ConformanceRunner
                     }
                     if (TensorComparer.Compare(value, got, rtol, atol) is { } why)
                         return new TestOutcome(suite, name, false, $"{Path.GetFileName(set)} output '{outName}': {why}", ops, sw.Elapsed.TotalMilliseconds);
+                    if (TensorComparer.Compare(value, again[outName], rtol, atol) is { } why2nd)
+                        return new TestOutcome(suite, name, false, $"{Path.GetFileName(set)} output '{outName}' on a second run: {why2nd}", ops, sw.Elapsed.TotalMilliseconds);
                 }
             }
             return new TestOutcome(suite, name, true, "", ops, sw.Elapsed.TotalMilliseconds);
