@@ -10,7 +10,7 @@ public static class Cli
 {
     public const string Usage = """
         usage: bench <verb> [options]
-          bench [MODEL] [--threads N] [--iterations K] [--warmup W] [--warmup-ms MS] [--format table|json] [--level none|basic|extended|all] [--profile]
+          bench [MODEL] [--threads N] [--iterations K] [--warmup W] [--warmup-ms MS] [--format table|json] [--level none|basic|extended|all] [--profile] [--input-dir DIR]
               latency summary; with no MODEL a small built-in model is benchmarked
           run MODEL [--input name=file.pb ...] [--input-dir DIR] [--output-dir DIR] [--threads N]
               run a model on test_data_set-style inputs, write output_K.pb
