@@ -20,8 +20,6 @@ public sealed class ConvActivationFusion : IGraphPass
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Conv"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
         var ix = new GraphIndex(g);
-        var readers = new Dictionary<string, Node>(StringComparer.Ordinal);
-        foreach (var n in g.Nodes) foreach (var i in n.Inputs) if (i.Length > 0) readers[i] = n;
 
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
@@ -37,7 +35,7 @@ public sealed class ConvActivationFusion : IGraphPass
             var absorbed = new List<Node>();
 
             // Optional residual Add: the other operand must have exactly the Conv output's shape (no broadcast).
-            if (ix.IsPrivateIntermediate(current) && readers.GetValueOrDefault(current) is { } add && FusionHelpers.IsStandard(add, "Add")
+            if (ix.SoleReader(current) is { } add && FusionHelpers.IsStandard(add, "Add")
                 && add.Inputs.Count == 2 && add.Outputs.Count == 1 && add.Inputs[0] != add.Inputs[1])
             {
                 var other = add.Inputs[0] == current ? add.Inputs[1] : add.Inputs[0];
@@ -50,7 +48,7 @@ public sealed class ConvActivationFusion : IGraphPass
                 }
             }
             (string, float[])? act = null;
-            if (ix.IsPrivateIntermediate(current) && readers.GetValueOrDefault(current) is { } actNode && actNode.Inputs[0] == current
+            if (ix.SoleReader(current) is { } actNode && actNode.Inputs[0] == current
                 && ActivationMatch.Of(actNode, ix) is { } a)
             {
                 act = a;

@@ -8,6 +8,7 @@ internal sealed class GraphIndex
     private readonly Graph _g;
     private readonly Dictionary<string, int> _readers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Node> _producer = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Node> _lastReader = new(StringComparer.Ordinal);
     private readonly HashSet<string> _outputs;
     private readonly HashSet<string> _inputs;
     private readonly HashSet<string> _names;
@@ -20,7 +21,8 @@ internal sealed class GraphIndex
         _names = g.DefinedNames();
         foreach (var n in g.Nodes)
         {
-            foreach (var i in n.Inputs) if (i.Length > 0) _readers[i] = _readers.GetValueOrDefault(i) + 1;
+            foreach (var i in n.Inputs)
+                if (i.Length > 0) { _readers[i] = _readers.GetValueOrDefault(i) + 1; _lastReader[i] = n; }
             // A subgraph reading an outer value is a reader we cannot rewrite.
             foreach (var sg in g.Subgraphs(n)) foreach (var r in sg.OuterScopeReads()) _readers[r] = _readers.GetValueOrDefault(r) + 1;
             foreach (var o in n.Outputs) if (o.Length > 0) _producer[o] = n;
@@ -36,6 +38,9 @@ internal sealed class GraphIndex
 
     /// <summary>True when exactly one node input reads the value and it is not a graph output: it may disappear.</summary>
     public bool IsPrivateIntermediate(string value) => _readers.GetValueOrDefault(value) == 1 && !_outputs.Contains(value);
+
+    /// <summary>The one node reading a private intermediate (see <see cref="IsPrivateIntermediate"/>), else null.</summary>
+    public Node? SoleReader(string value) => IsPrivateIntermediate(value) ? _lastReader.GetValueOrDefault(value) : null;
 
     /// <summary>An initializer the caller cannot override by feeding a graph input of the same name.</summary>
     public Tensor? Constant(string name) =>

@@ -19,16 +19,14 @@ public sealed class GemmActivationFusion : IGraphPass
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Gemm"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
         var ix = new GraphIndex(g);
-        var readers = new Dictionary<string, Node>(StringComparer.Ordinal);
-        foreach (var n in g.Nodes) foreach (var i in n.Inputs) if (i.Length > 0) readers[i] = n;
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
         foreach (var gemm in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(gemm, "Gemm") || gemm.Outputs.Count != 1) continue;
             var y = gemm.Outputs[0];
-            if (FusionHelpers.TensorTypeOf(g, y)?.ElementType != DataType.Float || !ix.IsPrivateIntermediate(y)) continue;
-            if (readers.GetValueOrDefault(y) is not { } actNode || actNode.Inputs[0] != y || ActivationMatch.Of(actNode, ix) is not { } act) continue;
+            if (FusionHelpers.TensorTypeOf(g, y)?.ElementType != DataType.Float) continue;
+            if (ix.SoleReader(y) is not { } actNode || actNode.Inputs[0] != y || ActivationMatch.Of(actNode, ix) is not { } act) continue;
             var node = new Node("FusedGemm", gemm.Inputs, actNode.Outputs, gemm.Name.Length > 0 ? gemm.Name + "_fused" : "", FusedDomain.Name,
                 gemm.Attributes.Values);
             ActivationMatch.SetAttributes(node, act);

@@ -19,8 +19,6 @@ public sealed class MatMulAddToGemm : IGraphPass
         if (model.OpsetFor("") < 7 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "MatMul"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
         var ix = new GraphIndex(g);
-        var readers = new Dictionary<string, Node>(StringComparer.Ordinal);
-        foreach (var n in g.Nodes) foreach (var i in n.Inputs) if (i.Length > 0) readers[i] = n;
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
         foreach (var mm in g.Nodes)
@@ -30,7 +28,7 @@ public sealed class MatMulAddToGemm : IGraphPass
             var aType = FusionHelpers.TensorTypeOf(g, mm.Inputs[0]);
             if (aType is not { ElementType: DataType.Float, Shape.Length: 2 }) continue;
             var y = mm.Outputs[0];
-            if (!ix.IsPrivateIntermediate(y) || readers.GetValueOrDefault(y) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
+            if (ix.SoleReader(y) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
             if (add.Inputs.Count != 2 || add.Outputs.Count != 1) continue;
             var cName = add.Inputs[0] == y ? add.Inputs[1] : add.Inputs[0];
             if (ix.Constant(cName) is not { ElementType: DataType.Float } c || c.Rank > 2) continue;
