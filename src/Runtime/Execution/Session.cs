@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using NetOnnx.Kernels;
+using NetOnnx.Runtime.Diagnostics;
 
 namespace NetOnnx.Runtime;
 
@@ -20,6 +21,8 @@ public sealed class Session : IDisposable
     public IReadOnlyList<ValueInfo> Outputs { get; }
     /// <summary>Bytes of intermediate buffers the last run allocated (the run-time counterpart of PlannedPeakBytes).</summary>
     public long LastRunAllocatedBytes { get; private set; }
+    /// <summary>Most bytes of intermediate buffers alive at once in the last run (the actual counterpart of PlannedPeakBytes).</summary>
+    public long LastRunPeakBytes { get; private set; }
 
     public Session(Model model, SessionOptions? options = null)
     {
@@ -63,11 +66,35 @@ public sealed class Session : IDisposable
         // Free buffers carry over between runs (one pool per concurrent run), so a warm session stops allocating.
         var pool = _pools.TryTake(out var cached) ? cached : new BufferPool();
         var run = new RunState { Threads = Options.EffectiveThreads, Timings = timings, Pool = pool };
+        using var activity = RuntimeTelemetry.StartRun(this);
+        long managedBefore = timings is null ? 0 : GC.GetAllocatedBytesForCurrentThread();
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var outs = Executor.Run(Plan, feed, null, run);
+        object?[] outs;
+        try
+        {
+            outs = Executor.Run(Plan, feed, null, run);
+        }
+        catch (Exception e)
+        {
+            RuntimeTelemetry.RunFailed(this, activity, e);
+            throw;
+        }
+        double ms = RuntimeTelemetry.RunEnded(this, activity, start);
         LastRunAllocatedBytes = run.Pool.AllocatedBytes;
+        LastRunPeakBytes = run.Pool.PeakBytes;
         if (timings is not null)
-            _profiles.Enqueue(new RunProfile(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, timings));
+        {
+            var profile = new RunProfile(ms, timings)
+            {
+                StartTimestamp = start,
+                ThreadId = Environment.CurrentManagedThreadId,
+                ManagedAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - managedBefore,
+                PeakBytes = run.Pool.PeakBytes,
+                BufferAllocatedBytes = run.Pool.AllocatedBytes,
+            };
+            _profiles.Enqueue(profile);
+            RuntimeTelemetry.AddNodeSpans(activity, profile);
+        }
 
         var result = new Dictionary<string, object>(StringComparer.Ordinal);
         var handedOut = new HashSet<Array>(ReferenceEqualityComparer.Instance);
@@ -132,4 +159,16 @@ public sealed class Session : IDisposable
 }
 
 /// <summary>One profiled run: total latency and every node's time.</summary>
-public sealed record RunProfile(double TotalMilliseconds, IReadOnlyList<NodeTiming> Nodes);
+public sealed record RunProfile(double TotalMilliseconds, IReadOnlyList<NodeTiming> Nodes)
+{
+    /// <summary><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the run started.</summary>
+    public long StartTimestamp { get; init; }
+    /// <summary>Managed thread the run was called on.</summary>
+    public int ThreadId { get; init; }
+    /// <summary>Managed bytes allocated on the calling thread during the run (kernel work on pool threads is not counted).</summary>
+    public long ManagedAllocatedBytes { get; init; }
+    /// <summary>Most bytes of intermediate buffers alive at once.</summary>
+    public long PeakBytes { get; init; }
+    /// <summary>Bytes of intermediate buffers newly allocated (0 once the session's buffer cache is warm).</summary>
+    public long BufferAllocatedBytes { get; init; }
+}
