@@ -1,188 +1,185 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using NetOnnx.Runtime;
+using NetOnnx.Runtime.Diagnostics;
 
 namespace NetOnnx.Tools;
 
-/// <summary>bench: load time, first-run latency, then latency statistics over repeated runs.</summary>
+/// <summary>
+/// bench: per model and setting, load time (parse/optimize/plan), first-run latency, warm-up, then latency
+/// statistics over a fixed count or time budget; over one model, a folder of models or a zoo (MANIFEST.tsv).
+/// Exit code 0 when every row ran (and checked), 1 when any failed, 3 when --baseline flags a slowdown.
+/// </summary>
 public static class BenchCommand
 {
-    public static int Run(string[] args, TextWriter o)
+    public const int ExitFailed = 1, ExitSlower = 3;
+
+    private static readonly string[] Known =
+    [
+        "threads", "batch", "level", "concurrent", "iterations", "duration", "warmup", "warmup-ms", "seed", "input-dir", "input",
+        "random", "check", "rtol", "atol", "format", "out", "profile", "top", "report", "baseline", "threshold", "test-slowdown",
+    ];
+
+    public static int Run(string[] args, TextWriter o) => Run(args, o, ReferenceEquals(o, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected ? Console.Error : null);
+
+    /// <param name="terminal">Where to draw the live progress bar (a terminal), or null for none.</param>
+    public static int Run(string[] args, TextWriter o, TextWriter? terminal)
     {
-        var a = new CliArgs(args, "profile");
-        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level", "profile", "input-dir");
-        int threads = a.GetInt("threads", 1);
-        int iterations = a.GetInt("iterations", 50);
-        int warmup = a.GetInt("warmup", 5);
-        // .NET compiles hot kernels in tiers: the first ~100 ms of calls run unoptimised code, so warm-up also
-        // lasts at least this long (0 turns the time floor off).
-        int warmupMs = a.GetInt("warmup-ms", 1000);
+        var a = new CliArgs(ProfileValue(args), "profile", "random", "check");
+        a.RejectUnknown(Known);
         string format = a.Get("format") ?? "table";
-        if (format is not ("table" or "json")) throw new CliUsageException($"--format must be table or json, got '{format}'");
-        if (iterations < 1) throw new CliUsageException("--iterations must be at least 1");
-        var options = new SessionOptions
+        if (format is not ("table" or "json" or "csv" or "markdown"))
+            throw new CliUsageException($"--format must be table, json, csv or markdown, got '{format}'");
+        var batches = a.Has("batch") ? IntList(a, "batch", min: 1).Select(b => (int?)b).ToList() : [null];
+        var settings = new BenchSettings
         {
-            IntraOpThreads = threads,
-            OptimizationLevel = CliArgs.ParseLevel(a.Get("level")),
-            EnableProfiling = a.Has("profile"),
+            Threads = a.Has("threads") ? IntList(a, "threads", min: 0) : [1],
+            Batches = batches,
+            Levels = (a.Get("level") ?? "all").Split(',').Select(CliArgs.ParseLevel).ToList(),
+            Concurrent = Math.Max(1, a.GetInt("concurrent", 1)),
+            Iterations = a.GetInt("iterations", 50),
+            DurationSeconds = a.Has("duration") ? a.GetDouble("duration", 0) : null,
+            Warmup = a.GetInt("warmup", 5),
+            // .NET compiles hot kernels in tiers: the first ~100 ms of calls run unoptimised code, so warm-up also
+            // lasts at least this long (0 turns the time floor off).
+            WarmupMs = a.GetInt("warmup-ms", 1000),
+            Seed = a.GetInt("seed", 42),
+            InputDir = a.Get("input-dir"),
+            InputFiles = a.GetAll("input").Select(ParseInput).ToList(),
+            RandomInputs = a.Has("random"),
+            Check = a.Has("check"),
+            Rtol = a.GetDouble("rtol", 1e-3),
+            Atol = a.GetDouble("atol", 1e-4),
+            Profile = a.Has("profile"),
+            TopOps = a.GetInt("top", 5),
+            SlowdownFactor = a.GetDouble("test-slowdown", 1),
         };
+        if (settings.Iterations < 1) throw new CliUsageException("--iterations must be at least 1");
+        if (settings.DurationSeconds is <= 0) throw new CliUsageException("--duration must be more than 0 seconds");
+        if (settings.Concurrent > 1 && settings.Profile && a.Get("profile") != "true")
+            throw new CliUsageException("--profile with a trace file needs --concurrent 1 (runs would overlap in one timeline)");
+        double threshold = a.GetDouble("threshold", 1.2);
+        if (threshold < 1) throw new CliUsageException($"--threshold is a slowdown ratio and must be at least 1, got {threshold.ToString(CultureInfo.InvariantCulture)}");
+        var baseline = a.Get("baseline") is { } bp ? Baseline.Load(bp) : null;
 
-        string modelName;
-        var sw = Stopwatch.StartNew();
-        InferenceSession session;
-        if (a.Positional.Count == 0)
+        var targets = BenchTargets.Resolve(a.Positional);
+        var progress = terminal is null ? null : new ProgressLine(terminal, targets.Count * settings.SettingsPerModel);
+        var runner = new BenchRunner(settings, progress is null ? null : progress.Report);
+        var results = new List<BenchResult>();
+        foreach (var t in targets)
         {
-            modelName = "builtin:" + DefaultModel.Name;
-            session = new InferenceSession(DefaultModel.Build(), options);
+            int before = results.Count;
+            results.AddRange(runner.Run(t));
+            // Error and skipped rows never reported progress of their own.
+            if (progress is not null) for (int i = results.Count - before; i > 0; i--) if (results[^i].Stats is null && results[^i].Status != BenchStatus.Skipped) progress.Report(t.Name, 1);
         }
-        else
-        {
-            modelName = a.Positional[0];
-            session = new InferenceSession(modelName, options);
-        }
-        double loadMs = sw.Elapsed.TotalMilliseconds;
+        progress?.Clear();
 
-        // Recorded inputs (a test_data_set folder) where given: models with symbolic dims or data-dependent
-        // branches may not run on made-up shapes.
-        var inputs = a.Get("input-dir") is { } inputDir
-            ? (Directory.Exists(inputDir) ? Conformance.ConformanceRunner.ReadInputs(inputDir, session.Model.Graph)
-                : throw new OnnxException($"input folder '{inputDir}' does not exist"))
-            : RandomInputs.For(session.Model.Graph, seed: 42);
-        sw.Restart();
-        session.Run(inputs);
-        double firstMs = sw.Elapsed.TotalMilliseconds;
-        var warm = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || warm.ElapsedMilliseconds < warmupMs; i++) session.Run(inputs);
-        var samples = new double[iterations];
-        for (int i = 0; i < iterations; i++)
+        int slower = baseline is null ? 0 : Baseline.Compare(results, baseline, threshold);
+        bool sweep = targets.Count > 1 || results.Count > 1;
+        string formatted = format switch
         {
-            long t0 = Stopwatch.GetTimestamp();
-            session.Run(inputs);
-            samples[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            "json" => ResultWriters.Json(results, sweep),
+            "csv" => ResultWriters.Csv(results),
+            "markdown" => ResultWriters.Markdown(results),
+            _ => TableText(results, settings),
+        };
+        if (a.Get("out") is { } outFile)
+        {
+            File.WriteAllText(outFile, formatted + (formatted.EndsWith('\n') ? "" : "\n"));
+            if (format != "table") o.Write(TableText(results, settings));
+            o.WriteLine($"wrote {outFile}");
         }
-        var stats = LatencyStats.From(samples);
-        var result = new BenchResult(modelName, threads, iterations, loadMs, firstMs, stats, session.Core.Plan.PlannedPeakBytes);
-        if (format == "json") o.WriteLine(JsonSerializer.Serialize(result.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
-        else result.WriteTable(o);
-        if (a.Has("profile") && format == "table") WriteOpProfile(o, session.Core.Profile.TakeLast(iterations).ToList());
-        return 0;
+        else o.Write(formatted + (formatted.EndsWith('\n') ? "" : "\n"));
+        if (baseline is not null && format == "table") o.Write(Baseline.Table(results, a.Get("baseline")!, threshold));
+
+        if (a.Get("profile") is { } trace && trace != "true")
+        {
+            var sections = results.Where(r => r.Profile.Count > 0).Select(r => new TraceSection($"{r.Model} {r.Setting}", r.Profile)).ToList();
+            ChromeTraceWriter.Write(trace, sections);
+            if (format == "table") o.WriteLine($"wrote trace {trace} ({sections.Sum(s => s.Runs.Sum(r => r.Nodes.Count))} node events over {sections.Sum(s => s.Runs.Count)} runs)");
+        }
+        if (a.Get("report") is { } reportDir)
+        {
+            Report.Write(reportDir, results, "bench " + string.Join(' ', args));
+            if (format == "table") o.WriteLine($"wrote report {Path.Combine(reportDir, "summary.md")} and latency.svg");
+        }
+
+        int failed = results.Count(r => r.Failed);
+        if (sweep && format == "table")
+            o.WriteLine($"{results.Count} rows, {results.Count(r => r.Status == BenchStatus.Ok)} ok, {failed} failed" +
+                (results.Any(r => r.Status == BenchStatus.Skipped) ? $", {results.Count(r => r.Status == BenchStatus.Skipped)} skipped" : "") +
+                (baseline is null ? "" : $", {slower} slower than baseline"));
+        return failed > 0 ? ExitFailed : slower > 0 ? ExitSlower : 0;
     }
 
-    /// <summary>Mean time per run by op type (with the kernel chosen), heaviest first, over the measured runs.</summary>
-    private static void WriteOpProfile(TextWriter o, IReadOnlyList<RunProfile> runs)
+    private static string TableText(IReadOnlyList<BenchResult> results, BenchSettings settings)
     {
-        if (runs.Count == 0) return;
-        double total = runs.Average(r => r.TotalMilliseconds);
-        var rows = runs.SelectMany(r => r.Nodes)
-            .GroupBy(n => (n.OpType, n.Kernel))
-            .Select(g => (g.Key.OpType, g.Key.Kernel, Ms: g.Sum(n => n.Milliseconds) / runs.Count, Nodes: g.Count() / runs.Count))
-            .OrderByDescending(r => r.Ms).ToList();
+        if (results.Count == 1)
+        {
+            var r = results[0];
+            var text = ResultWriters.Summary(r);
+            return text + (settings.Profile && r.Profile.Count > 0 ? OpProfile(r.Profile) : ResultWriters.TopOps(results));
+        }
+        return ResultWriters.Table(results) + ResultWriters.TopOps(results);
+    }
+
+    /// <summary>`--profile trace.json` takes an optional file name: only a following argument ending in .json is taken as it.</summary>
+    private static string[] ProfileValue(string[] args)
+    {
+        var list = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--profile" && i + 1 < args.Length && args[i + 1].EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                list.Add("--profile=" + args[++i]);
+                continue;
+            }
+            list.Add(args[i]);
+        }
+        return [.. list];
+    }
+
+    private static List<int> IntList(CliArgs a, string key, int min)
+    {
+        var raw = a.Get(key)!;
+        var list = new List<int>();
+        foreach (var part in raw.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min)
+                throw new CliUsageException($"--{key} expects a comma-separated list of integers >= {min}, got '{raw}'");
+            if (!list.Contains(v)) list.Add(v);
+        }
+        return list;
+    }
+
+    private static (string, string) ParseInput(string spec)
+    {
+        int eq = spec.IndexOf('=');
+        if (eq <= 0 || eq == spec.Length - 1) throw new CliUsageException($"--input expects name=file.pb, got '{spec}'");
+        return (spec[..eq], spec[(eq + 1)..]);
+    }
+
+    /// <summary>Mean time per run by op type (with the kernel chosen), heaviest first, then the heaviest nodes with their shapes.</summary>
+    private static string OpProfile(IReadOnlyList<RunProfile> runs)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var s = new ProfileSummary(runs);
+        var o = new StringWriter();
         o.WriteLine();
         o.WriteLine($"{"op",-28} {"kernel",-28} {"nodes",5} {"ms/run",9} {"share",6}");
-        foreach (var r in rows)
-            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{r.OpType,-28} {r.Kernel,-28} {r.Nodes,5} {r.Ms,9:F3} {100 * r.Ms / total,5:F1}%"));
-        double nodes = rows.Sum(r => r.Ms);
-        var heaviest = runs.SelectMany(r => r.Nodes).GroupBy(n => n.NodeName)
-            .Select(g => (Name: g.Key, g.First().OpType, g.First().OutputShape, Ms: g.Sum(n => n.Milliseconds) / runs.Count))
-            .OrderByDescending(r => r.Ms).Take(10).ToList();
-        if (nodes <= total)
-            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{"(between nodes)",-28} {"",-28} {"",5} {total - nodes,9:F3} {100 * (total - nodes) / total,5:F1}%"));
+        foreach (var r in s.Ops)
+            o.WriteLine(string.Format(c, "{0,-28} {1,-28} {2,5} {3,9:F3} {4,5:F1}%", r.OpType, r.Kernel, r.Nodes, r.MillisecondsPerRun, 100 * r.Share));
+        if (!s.HasNestedNodes)
+            o.WriteLine(string.Format(c, "{0,-28} {1,-28} {2,5} {3,9:F3} {4,5:F1}%", "(between nodes)", "", "", s.BetweenNodesMilliseconds,
+                100 * s.BetweenNodesMilliseconds / s.MeanRunMilliseconds));
         else
             o.WriteLine("(nodes inside If/Loop/Scan bodies are counted both on their own and in the enclosing node)");
         o.WriteLine();
-        o.WriteLine($"{"heaviest nodes",-40} {"op",-20} {"output",-20} {"ms/run",9}");
-        foreach (var r in heaviest)
-            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{r.Name,-40} {r.OpType,-20} {r.OutputShape,-20} {r.Ms,9:F3}"));
-    }
-}
-
-/// <summary>Latency statistics over samples in milliseconds; percentiles by linear interpolation.</summary>
-public sealed record LatencyStats(double Mean, double Min, double Max, double P50, double P90, double P95, double P99)
-{
-    public static LatencyStats From(IReadOnlyList<double> samples)
-    {
-        if (samples.Count == 0) throw new ArgumentException("no samples");
-        var s = samples.OrderBy(x => x).ToArray();
-        return new LatencyStats(s.Average(), s[0], s[^1], Percentile(s, 50), Percentile(s, 90), Percentile(s, 95), Percentile(s, 99));
-    }
-
-    /// <summary>Percentile p (0-100) of sorted samples, interpolating between closest ranks.</summary>
-    public static double Percentile(double[] sorted, double p)
-    {
-        if (sorted.Length == 1) return sorted[0];
-        double rank = p / 100.0 * (sorted.Length - 1);
-        int lo = (int)Math.Floor(rank), hi = (int)Math.Ceiling(rank);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
-    }
-}
-
-public sealed record BenchResult(string Model, int Threads, int Iterations, double LoadMs, double FirstMs, LatencyStats Stats, long PlannedPeakBytes)
-{
-    public Dictionary<string, object> ToJson() => new()
-    {
-        ["model"] = Model,
-        ["threads"] = Threads,
-        ["iterations"] = Iterations,
-        ["load_ms"] = Round(LoadMs),
-        ["first_ms"] = Round(FirstMs),
-        ["mean_ms"] = Round(Stats.Mean),
-        ["p50_ms"] = Round(Stats.P50),
-        ["p90_ms"] = Round(Stats.P90),
-        ["p95_ms"] = Round(Stats.P95),
-        ["p99_ms"] = Round(Stats.P99),
-        ["min_ms"] = Round(Stats.Min),
-        ["max_ms"] = Round(Stats.Max),
-        ["planned_peak_bytes"] = PlannedPeakBytes,
-    };
-
-    private static double Round(double v) => Math.Round(v, 4);
-
-    public void WriteTable(TextWriter o)
-    {
-        var c = CultureInfo.InvariantCulture;
-        o.WriteLine($"model       {Model}");
-        o.WriteLine($"threads     {Threads}");
-        o.WriteLine($"iterations  {Iterations}");
-        o.WriteLine(string.Format(c, "load        {0,10:F3} ms", LoadMs));
-        o.WriteLine(string.Format(c, "first run   {0,10:F3} ms", FirstMs));
-        o.WriteLine(string.Format(c, "mean        {0,10:F3} ms", Stats.Mean));
-        o.WriteLine(string.Format(c, "min         {0,10:F3} ms", Stats.Min));
-        o.WriteLine(string.Format(c, "p50         {0,10:F3} ms", Stats.P50));
-        o.WriteLine(string.Format(c, "p90         {0,10:F3} ms", Stats.P90));
-        o.WriteLine(string.Format(c, "p95         {0,10:F3} ms", Stats.P95));
-        o.WriteLine(string.Format(c, "p99         {0,10:F3} ms", Stats.P99));
-        o.WriteLine(string.Format(c, "max         {0,10:F3} ms", Stats.Max));
-        o.WriteLine(string.Format(c, "planned     {0,10:F1} KiB of intermediate buffers", PlannedPeakBytes / 1024.0));
-    }
-}
-
-/// <summary>Seeded random inputs for a graph's inputs; symbolic dimensions become 1.</summary>
-public static class RandomInputs
-{
-    public static Dictionary<string, object> For(Graph g, int seed)
-    {
-        var rng = new Random(seed);
-        var d = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var input in g.RequiredInputs)
-        {
-            if (input.Type is not TensorType tt)
-                throw new OnnxException($"input '{input.Name}' is {input.Type?.ToString() ?? "untyped"}; random inputs can only be made for tensors");
-            var shape = (tt.Shape ?? []).Select(x => x.IsKnown ? (int)x.Value : 1).ToArray();
-            var t = Tensor.Zeros(tt.ElementType, shape);
-            switch (tt.ElementType)
-            {
-                case DataType.Float: { var s = t.Span<float>(); for (int i = 0; i < s.Length; i++) s[i] = (float)(rng.NextDouble() * 2 - 1); break; }
-                case DataType.Double: { var s = t.Span<double>(); for (int i = 0; i < s.Length; i++) s[i] = rng.NextDouble() * 2 - 1; break; }
-                case DataType.Int64: { var s = t.Span<long>(); for (int i = 0; i < s.Length; i++) s[i] = rng.Next(0, 100); break; }
-                case DataType.Int32: { var s = t.Span<int>(); for (int i = 0; i < s.Length; i++) s[i] = rng.Next(0, 100); break; }
-                case DataType.Bool: { var s = t.Span<bool>(); for (int i = 0; i < s.Length; i++) s[i] = rng.Next(2) == 1; break; }
-                default: break; // zeros
-            }
-            d[input.Name] = t;
-        }
-        return d;
+        o.WriteLine($"{"heaviest nodes",-40} {"op",-20} {"inputs",-36} {"output",-20} {"ms/run",9}");
+        foreach (var r in s.Nodes.Take(10))
+            o.WriteLine(string.Format(c, "{0,-40} {1,-20} {2,-36} {3,-20} {4,9:F3}", r.NodeName, r.OpType, r.InputShapes, r.OutputShape, r.MillisecondsPerRun));
+        o.WriteLine(string.Format(c, "{0} profiled runs; peak {1:F1} KiB of intermediate buffers; {2:F0} managed bytes allocated per run (calling thread)",
+            s.Runs, s.MaxPeakBytes / 1024.0, s.MeanManagedAllocatedBytes));
+        return o.ToString();
     }
 }

@@ -10,8 +10,10 @@ public static class Cli
 {
     public const string Usage = """
         usage: bench <verb> [options]
-          bench [MODEL] [--threads N] [--iterations K] [--warmup W] [--warmup-ms MS] [--format table|json] [--level none|basic|extended|all] [--profile] [--input-dir DIR]
-              latency summary; with no MODEL a small built-in model is benchmarked
+          bench [MODEL|DIR ...] [--threads 1,2] [--batch 1,8] [--level none,all] [--concurrent N] [--iterations K | --duration S]
+                [--warmup W] [--warmup-ms MS] [--input-dir DIR | --input name=file.pb ... | --random] [--seed S] [--check] [--rtol R] [--atol A]
+                [--format table|json|csv|markdown] [--out FILE] [--top N] [--profile [trace.json]] [--report DIR] [--baseline old.json] [--threshold 1.2]
+              latency per model and setting; DIR: a folder of models or a zoo with MANIFEST.tsv; no MODEL: a small built-in model
           run MODEL [--input name=file.pb ...] [--input-dir DIR] [--output-dir DIR] [--threads N]
               run a model on test_data_set-style inputs, write output_K.pb
           inspect MODEL
@@ -61,7 +63,7 @@ public static class Cli
             "conformance" => ConformanceCommand.Run(rest, output),
             "optimize" => OptimizeCommand.Run(rest, output),
             "help" or "--help" or "-h" => Help(output),
-            _ when verb.StartsWith('-') || File.Exists(verb) => BenchCommand.Run(args, output),
+            _ when verb.StartsWith('-') || File.Exists(verb) || Directory.Exists(verb) => BenchCommand.Run(args, output),
             _ => throw new CliUsageException($"unknown verb '{verb}'"),
         };
     }
