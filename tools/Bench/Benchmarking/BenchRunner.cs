@@ -117,7 +117,7 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
         row.FirstMs = sw.Elapsed.TotalMilliseconds;
         if (settings.Check) CheckOutputs(graph, firstOut, setDir, row);
 
-        string label = $"{row.Model} {row.Setting}";
+        string label = $"{ShortName(row.Model)} {row.Setting}";
         progress?.Invoke(label, 0.05);
         var warm = Stopwatch.StartNew();
         for (int i = 0; i < settings.Warmup || warm.ElapsedMilliseconds < settings.WarmupMs; i++) session.Run(inputs);
@@ -148,6 +148,13 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
         if (settings.Profile) row.Profile = profiled;
         if (profiled.Count > 0) row.TopOps = new ProfileSummary(profiled).Ops.Take(Math.Max(settings.TopOps, 0)).ToList();
         progress?.Invoke(label, 1);
+    }
+
+    // "../zoo/resnet18/model.onnx" -> "resnet18": the progress line has little room.
+    private static string ShortName(string model)
+    {
+        var file = Path.GetFileName(model);
+        return file == "model.onnx" && Path.GetFileName(Path.GetDirectoryName(model)) is { Length: > 0 } dir ? dir : file.Length > 0 ? file : model;
     }
 
     private List<double> MeasureSerial(InferenceSession session, Dictionary<string, object> inputs, string label, BenchResult row)
