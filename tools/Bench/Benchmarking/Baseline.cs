@@ -65,16 +65,17 @@ public static class Baseline
         var sb = new StringBuilder();
         sb.AppendLine();
         sb.AppendLine(string.Format(c, "baseline {0} (p50 ratio new/old; slower than {1:F2}x is flagged)", path, threshold));
-        sb.AppendLine($"  {"model",-28} {"setting",-16} {"old p50",10} {"new p50",10} {"ratio",7}");
+        int w = Math.Max(5, results.Select(r => r.Model.Length).DefaultIfEmpty(5).Max());
+        sb.AppendLine($"  {"model".PadRight(w)} {"setting",-16} {"old p50",10} {"new p50",10} {"ratio",7}");
         foreach (var r in results)
         {
             if (r.BaselineRatio is not { } ratio)
             {
-                sb.AppendLine($"  {r.Model,-28} {r.Setting,-16} {"-",10} {"-",10} {"-",7}  not in baseline");
+                sb.AppendLine($"  {r.Model.PadRight(w)} {r.Setting,-16} {"-",10} {"-",10} {"-",7}  not in baseline");
                 continue;
             }
             string verdict = r.Regression ? "SLOWER" : ratio < 1 / threshold ? "faster" : "same";
-            sb.AppendLine(string.Format(c, "  {0,-28} {1,-16} {2,10:F3} {3,10:F3} {4,6:F2}x  {5}", r.Model, r.Setting, r.BaselineP50Ms, r.Stats!.P50, ratio, verdict));
+            sb.AppendLine(string.Format(c, "  {0} {1,-16} {2,10:F3} {3,10:F3} {4,6:F2}x  {5}", r.Model.PadRight(w), r.Setting, r.BaselineP50Ms, r.Stats!.P50, ratio, verdict));
         }
         return sb.ToString();
     }

@@ -34,7 +34,7 @@ public static class Report
         var failed = results.Where(r => r.Failed).ToList();
         sb.AppendLine();
         sb.AppendLine(failed.Count == 0 ? "All models ran." : $"{failed.Count} of {results.Count} rows failed.");
-        foreach (var r in results.Where(r => r.TopOps.Count > 0))
+        foreach (var r in ResultWriters.TopOpsRows(results))
         {
             sb.AppendLine();
             sb.AppendLine($"## Top ops: {r.Model} ({r.Setting})");

@@ -131,11 +131,15 @@ public static class ResultWriters
         return sb.ToString();
     }
 
+    /// <summary>Rows whose top ops are shown: per model, its first row that ran (a sweep repeats the model per setting).</summary>
+    public static IEnumerable<BenchResult> TopOpsRows(IReadOnlyList<BenchResult> results) =>
+        results.Where(r => r.TopOps.Count > 0).GroupBy(r => r.Model).Select(g => g.First());
+
     /// <summary>Top ops of each model that ran, heaviest first.</summary>
     public static string TopOps(IReadOnlyList<BenchResult> results)
     {
         var sb = new StringBuilder();
-        foreach (var r in results.Where(r => r.TopOps.Count > 0))
+        foreach (var r in TopOpsRows(results))
         {
             sb.AppendLine();
             sb.AppendLine($"top ops: {r.Model} ({r.Setting})");
