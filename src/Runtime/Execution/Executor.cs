@@ -57,7 +57,7 @@ internal static class Executor
             {
                 throw new InferenceException($"{step.Node.Describe()} failed: {e.Message}", step.Node.Name, e);
             }
-            if (run.Timings is not null) RecordTiming(run.Timings, t0, values, step);
+            if (run.Timings is not null) RecordTiming(run.Timings, t0, frame, step);
             for (int k = 0; k < step.Outputs.Length; k++)
             {
                 int s = step.Outputs[k];
@@ -84,13 +84,17 @@ internal static class Executor
     }
 
     // Profiling only: kept out of the loop body so the unprofiled path stays a single null check.
-    private static void RecordTiming(List<NodeTiming> timings, long t0, object?[] values, PlanStep step)
+    private static void RecordTiming(List<NodeTiming> timings, long t0, Frame frame, PlanStep step)
     {
         var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        var values = frame.Values;
+        int depth = 0;
+        for (var f = frame.Parent; f is not null; f = f.Parent) depth++;
         var timing = new NodeTiming(step.Node.Name, step.Node.OpType, step.KernelName, ms, OutputShape(values, step))
         {
             InputShapes = string.Join(" ", step.Inputs.Select(s => s >= 0 && values[s] is Tensor t ? Kernels.ShapeMath.Format(t.Shape) : "-")),
             StartTimestamp = t0,
+            Depth = depth,
         };
         lock (timings) timings.Add(timing);
     }
@@ -106,4 +110,6 @@ public sealed record NodeTiming(string NodeName, string OpType, string Kernel, d
     public string InputShapes { get; init; } = "";
     /// <summary><see cref="Stopwatch.GetTimestamp"/> when the node started (for traces).</summary>
     public long StartTimestamp { get; init; }
+    /// <summary>0 for nodes of the main graph, 1 inside an If/Loop/Scan body, 2 inside a body in a body...</summary>
+    public int Depth { get; init; }
 }

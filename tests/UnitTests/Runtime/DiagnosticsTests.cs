@@ -185,3 +185,32 @@ public class DiagnosticsTests
         Assert.Equal(1_000_000, a1.GetProperty("ts").GetDouble(), 3);
     }
 }
+
+public class ProfileSelfTimeTests
+{
+    [Fact]
+    public void ABodysNodesAreTakenOutOfTheNodeThatRanIt()
+    {
+        long f = System.Diagnostics.Stopwatch.Frequency;
+        long Ms(double ms) => (long)(ms * f / 1000);
+        // Main graph: "if" runs 0-10 ms; its body: "conv" 1-5 ms and a nested "inner_if" 5-9 ms whose own body has "relu" 6-8 ms.
+        // Then "out" 10-11 ms. Self times: if 10-4-4 = 2, inner_if 4-2 = 2, conv 4, relu 2, out 1; they add up to 11.
+        NodeTiming N(string name, string op, double start, double ms, int depth) => new(name, op, op, ms, "") { StartTimestamp = Ms(start), Depth = depth };
+        var nodes = new List<NodeTiming>
+        {
+            N("conv", "Conv", 1, 4, 1), N("relu", "Relu", 6, 2, 2), N("inner_if", "If", 5, 4, 1), N("if", "If", 0, 10, 0), N("out", "Identity", 10, 1, 0),
+        };
+        var self = ProfileSummary.SelfTimes(nodes).ToDictionary(x => x.Node.NodeName, x => x.SelfMs);
+        Assert.Equal(2, self["if"], 6);
+        Assert.Equal(2, self["inner_if"], 6);
+        Assert.Equal(4, self["conv"], 6);
+        Assert.Equal(2, self["relu"], 6);
+        Assert.Equal(1, self["out"], 6);
+
+        var s = new ProfileSummary([new RunProfile(12, nodes) { StartTimestamp = 0 }]);
+        Assert.True(s.HasNestedNodes);
+        Assert.Equal(4, s.Ops.Single(o => o.OpType == "If").MillisecondsPerRun, 6);
+        Assert.Equal(1, s.BetweenNodesMilliseconds, 6); // 12 - 11
+        Assert.Equal(11 / 12.0, s.Ops.Sum(o => o.Share), 6);
+    }
+}
