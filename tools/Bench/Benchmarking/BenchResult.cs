@@ -30,7 +30,7 @@ public sealed class BenchResult
     public double ThroughputPerSecond { get; set; }
     public long PlannedPeakBytes { get; set; }
     public long PeakBytes { get; set; }
-    /// <summary>Managed bytes allocated per measured run on the calling thread.</summary>
+    /// <summary>Managed bytes allocated per measured run on the calling thread (the whole process with --concurrent).</summary>
     public double AllocatedBytesPerRun { get; set; }
     /// <summary>Where inputs came from: "random (seed 42)", a test_data_set folder, or .pb files.</summary>
     public string Inputs { get; set; } = "";

@@ -125,8 +125,11 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
 
         int profiledBefore = session.Core.Profile.Count;
         var wall = Stopwatch.StartNew();
+        long processAllocated = GC.GetTotalAllocatedBytes(precise: true);
         List<double> samples = settings.Concurrent > 1 ? MeasureConcurrent(session, inputs) : MeasureSerial(session, inputs, label, row);
         double wallS = wall.Elapsed.TotalSeconds;
+        // Concurrent requests run on worker threads: count the whole process's allocations over the window instead.
+        if (settings.Concurrent > 1) row.AllocatedBytesPerRun = (double)(GC.GetTotalAllocatedBytes(precise: true) - processAllocated) / samples.Count;
         row.Iterations = samples.Count;
         row.Stats = LatencyStats.From(samples);
         row.ThroughputPerSecond = samples.Count / Math.Max(wallS, 1e-9);

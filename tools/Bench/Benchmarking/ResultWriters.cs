@@ -124,7 +124,7 @@ public static class ResultWriters
         L("throughput", string.Format(C, "{0,10:F1} runs/s", r.ThroughputPerSecond));
         L("planned", string.Format(C, "{0,10:F1} KiB of intermediate buffers", r.PlannedPeakBytes / 1024.0));
         L("peak", string.Format(C, "{0,10:F1} KiB of intermediate buffers live at once", r.PeakBytes / 1024.0));
-        L("allocated", string.Format(C, "{0,10:F0} managed bytes per run (calling thread)", r.AllocatedBytesPerRun));
+        L("allocated", string.Format(C, "{0,10:F0} managed bytes per run ({1})", r.AllocatedBytesPerRun, r.Concurrent > 1 ? "whole process" : "calling thread"));
         if (r.Check.Length > 0) L("check", r.Check);
         if (r.BaselineRatio is { } ratio)
             L("baseline", string.Format(C, "{0,10:F3} ms p50, now {1:F2}x{2}", r.BaselineP50Ms, ratio, r.Regression ? "  SLOWER" : ""));
