@@ -36,7 +36,7 @@ public static class RuntimeTelemetry
     }
 
     /// <summary>Records a finished run; returns its latency in milliseconds.</summary>
-    internal static double RunEnded(Session session, Activity? activity, long startTimestamp)
+    internal static double RunEnded(Session session, long startTimestamp)
     {
         double ms = Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;
         if (RunDuration.Enabled) RunDuration.Record(ms, new KeyValuePair<string, object?>("model", session.Model.Graph.Name));

@@ -79,7 +79,7 @@ public sealed class Session : IDisposable
             RuntimeTelemetry.RunFailed(this, activity, e);
             throw;
         }
-        double ms = RuntimeTelemetry.RunEnded(this, activity, start);
+        double ms = RuntimeTelemetry.RunEnded(this, start);
         LastRunAllocatedBytes = run.Pool.AllocatedBytes;
         LastRunPeakBytes = run.Pool.PeakBytes;
         if (timings is not null)

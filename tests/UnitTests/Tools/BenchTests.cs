@@ -331,6 +331,33 @@ public sealed class BenchTests : IDisposable
         Assert.Null(other.BaselineRatio);
     }
 
+    [Fact]
+    public void TheZooRunsEveryManifestModelAndChecksItsOutputs()
+    {
+        string zoo = Path.Combine(TestModels.SharedRoot, "zoo");
+        if (!File.Exists(Path.Combine(zoo, BenchTargets.Manifest))) Assert.Skip($"zoo not found at {zoo}");
+        var names = File.ReadLines(Path.Combine(zoo, BenchTargets.Manifest)).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')[0]).ToList();
+        var (code, stdout, err) = Run("bench", zoo, "--iterations", "1", "--warmup", "0", "--warmup-ms", "0", "--top", "0", "--check");
+        Assert.True(code == 0, err + stdout);
+        foreach (var name in names)
+            Assert.Contains(stdout.Split('\n'), l => l.StartsWith(name + " ", StringComparison.Ordinal) && l.Contains("ok, check pass"));
+        Assert.Contains($"{names.Count} rows, {names.Count} ok, 0 failed", stdout);
+    }
+
+    [Fact]
+    public void TheProgressBarGoesToTheTerminalWithModelAndEta()
+    {
+        var o = new StringWriter();
+        var terminal = new StringWriter();
+        int code = BenchCommand.Run(Quick("--threads", "1,2"), o, terminal);
+        Assert.Equal(0, code);
+        string bar = terminal.ToString();
+        Assert.Contains("ETA", bar);
+        Assert.Contains(DefaultModel.Name, bar);
+        Assert.Contains("2/2", bar);
+        Assert.DoesNotContain("\r", o.ToString());
+    }
+
     [Theory]
     [InlineData("--format", "xml")]
     [InlineData("--threshold", "0.5")]
