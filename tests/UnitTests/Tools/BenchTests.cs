@@ -294,7 +294,7 @@ public sealed class BenchTests : IDisposable
     public void BaselineFlagsADeliberate2xSlowdownButNotARerun()
     {
         string baseline = P("base.json");
-        var common = new[] { "bench", "--iterations", "40", "--warmup", "5", "--warmup-ms", "200", "--top", "0" };
+        var common = new[] { "bench", "--iterations", "100", "--warmup", "5", "--warmup-ms", "200", "--top", "0" };
         var (code0, _, err0) = Run([.. common, "--format", "json", "--out", baseline]);
         Assert.True(code0 == 0, err0);
 

@@ -56,7 +56,7 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
                     var options = new SessionOptions { IntraOpThreads = threads, OptimizationLevel = level, EnableProfiling = settings.Profile };
                     session = target.Path is null ? new InferenceSession(DefaultModel.Build(), options) : new InferenceSession(target.Path, options);
                 }
-                catch (Exception e) when (e is OnnxException or IOException or UnauthorizedAccessException or CliUsageException)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     loadError = e;
                 }
@@ -88,7 +88,7 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
                         {
                             Measure(session, target, batching.Symbolic ? batch : null, row);
                         }
-                        catch (Exception e) when (e is OnnxException or IOException or UnauthorizedAccessException or CliUsageException)
+                        catch (Exception e) when (e is not OutOfMemoryException)
                         {
                             Fail(row, "run", e);
                         }
@@ -98,10 +98,13 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
             }
     }
 
+    /// <summary>Any failure of one model becomes its row (an unexpected exception type is named), so the rest of a zoo still runs.</summary>
     private static BenchResult Fail(BenchResult row, string stage, Exception e)
     {
         row.Status = BenchStatus.Error;
-        row.Message = $"{stage}: {e.Message.Replace('\n', ' ').Replace('\r', ' ')}";
+        string msg = e.Message.Replace('\n', ' ').Replace('\r', ' ');
+        bool expected = e is OnnxException or IOException or UnauthorizedAccessException or CliUsageException;
+        row.Message = expected ? $"{stage}: {msg}" : $"{stage}: {e.GetType().Name}: {msg}";
         return row;
     }
 
