@@ -290,6 +290,32 @@ public sealed class BenchTests : IDisposable
         Assert.Equal(2, json.RootElement.GetArrayLength());
     }
 
+    private static BenchResult Timed(string model, double ms) =>
+        new() { Model = model, Threads = 1, Batch = 1, Level = "all", Stats = new LatencyStats(ms, ms, ms, ms, ms, ms, ms, ms) };
+
+    private static List<double> BarWidths(string svg)
+    {
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        return XDocument.Parse(svg).Descendants(ns + "rect").Where(r => r.Element(ns + "title") is not null)
+            .Select(r => double.Parse(r.Attribute("width")!.Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+    }
+
+    [Fact]
+    public void ChartBarsAreLinearInP50AndGoLogPastTwoDecades()
+    {
+        // Linear: p50 10 and 20 ms, axis 0-20 ms over the 520 px plot -> 260 and 520 px.
+        var linear = Report.Svg([Timed("a", 10), Timed("b", 20)]);
+        Assert.DoesNotContain("log scale", linear);
+        Assert.Equal([260.0, 520.0], BarWidths(linear));
+        // 0.1 and 100 ms span three decades: log axis 0.1-100 ms, so 0.1 ms sits at the origin (drawn 0.5 px) and 100 ms at the end.
+        var log = Report.Svg([Timed("a", 0.1), Timed("b", 100), Timed("c", 10)]);
+        Assert.Contains("log scale", log);
+        var w = BarWidths(log);
+        Assert.Equal(0.5, w[0], 6);
+        Assert.Equal(520, w[1], 6);
+        Assert.Equal(520 * 2 / 3.0, w[2], 1); // log10(10/0.1) / log10(100/0.1) = 2/3
+    }
+
     [Fact]
     public void BaselineFlagsADeliberate2xSlowdownButNotARerun()
     {

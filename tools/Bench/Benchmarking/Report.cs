@@ -54,17 +54,27 @@ public static class Report
         int n = Math.Max(results.Count, 1);
         int height = top + n * (barH + gap) + 50;
         int width = left + plotW + right;
-        double max = results.Where(r => r.Stats is not null).Select(r => r.Stats!.P99).DefaultIfEmpty(1).Max();
+        var ran = results.Where(r => r.Stats is not null).Select(r => r.Stats!).ToList();
+        double max = ran.Select(st => st.P99).DefaultIfEmpty(1).Max();
+        double min = ran.Select(st => st.Min).Where(v => v > 0).DefaultIfEmpty(max).Min();
+        // A zoo spans 0.05 ms to 100+ ms: past two decades a linear axis would hide the small models, so go log.
+        bool log = max / min > 100;
         double step = NiceStep(max / 5);
-        double axisMax = Math.Max(step, Math.Ceiling(max / step) * step);
-        double X(double ms) => left + ms / axisMax * plotW;
+        double axisMax = log ? Math.Pow(10, Math.Ceiling(Math.Log10(max))) : Math.Max(step, Math.Ceiling(max / step) * step);
+        double axisMin = log ? Math.Pow(10, Math.Floor(Math.Log10(min))) : 0;
+        double X(double ms) => log
+            ? left + (Math.Log10(Math.Max(ms, axisMin)) - Math.Log10(axisMin)) / (Math.Log10(axisMax) - Math.Log10(axisMin)) * plotW
+            : left + ms / axisMax * plotW;
+        var ticks = new List<double>();
+        if (log) for (double t = axisMin; t <= axisMax * 1.0001; t *= 10) ticks.Add(t);
+        else for (double t = 0; t <= axisMax + 1e-9; t += step) ticks.Add(t);
         var threadColours = results.Select(r => r.Threads).Distinct().Order().Select((t, i) => (t, Palette[i % Palette.Length])).ToDictionary();
 
         var sb = new StringBuilder();
         sb.AppendLine(string.Format(C, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">", width, height));
         sb.AppendLine(string.Format(C, "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>", width, height));
-        sb.AppendLine(string.Format(C, "<text x=\"{0}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Latency per model and setting (bar: p50, whisker: min to p99, ms)</text>", 10));
-        for (double t = 0; t <= axisMax + 1e-9; t += step)
+        sb.AppendLine(string.Format(C, "<text x=\"{0}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Latency per model and setting (bar: p50, whisker: min to p99, ms{1})</text>", 10, log ? ", log scale" : ""));
+        foreach (double t in ticks)
         {
             double x = X(t);
             sb.AppendLine(string.Format(C, "<line x1=\"{0:F1}\" y1=\"{1}\" x2=\"{0:F1}\" y2=\"{2}\" stroke=\"#ddd\"/>", x, top - 5, top + n * (barH + gap)));
