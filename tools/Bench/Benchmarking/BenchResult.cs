@@ -32,6 +32,8 @@ public sealed class BenchResult
     public long PeakBytes { get; set; }
     /// <summary>Managed bytes allocated per measured run on the calling thread (the whole process with --concurrent).</summary>
     public double AllocatedBytesPerRun { get; set; }
+    /// <summary>Garbage collections of generations 0, 1 and 2 during the measured runs (whole process).</summary>
+    public int[] Collections { get; set; } = [0, 0, 0];
     /// <summary>Where inputs came from: "random (seed 42)", a test_data_set folder, or .pb files.</summary>
     public string Inputs { get; set; } = "";
     /// <summary>"pass", "fail", or "" when no check was asked for or possible.</summary>
@@ -75,6 +77,9 @@ public sealed class BenchResult
             ["planned_peak_bytes"] = PlannedPeakBytes,
             ["peak_bytes"] = PeakBytes,
             ["allocated_bytes_per_run"] = Math.Round(AllocatedBytesPerRun),
+            ["gc_gen0"] = Collections[0],
+            ["gc_gen1"] = Collections[1],
+            ["gc_gen2"] = Collections[2],
             ["inputs"] = Inputs,
             ["check"] = Check,
             ["status"] = Status,

@@ -129,8 +129,10 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
         int profiledBefore = session.Core.Profile.Count;
         var wall = Stopwatch.StartNew();
         long processAllocated = GC.GetTotalAllocatedBytes(precise: true);
+        int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         List<double> samples = settings.Concurrent > 1 ? MeasureConcurrent(session, inputs) : MeasureSerial(session, inputs, label, row);
         double wallS = wall.Elapsed.TotalSeconds;
+        row.Collections = [GC.CollectionCount(0) - gcBefore[0], GC.CollectionCount(1) - gcBefore[1], GC.CollectionCount(2) - gcBefore[2]];
         // Concurrent requests run on worker threads: count the whole process's allocations over the window instead.
         if (settings.Concurrent > 1) row.AllocatedBytesPerRun = (double)(GC.GetTotalAllocatedBytes(precise: true) - processAllocated) / samples.Count;
         row.Iterations = samples.Count;

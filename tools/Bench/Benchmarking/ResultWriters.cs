@@ -14,7 +14,7 @@ public static class ResultWriters
     [
         "model", "threads", "batch", "level", "concurrent", "iterations", "parse_ms", "optimize_ms", "plan_ms", "load_ms",
         "first_ms", "mean_ms", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "throughput_per_s",
-        "planned_peak_bytes", "peak_bytes", "allocated_bytes_per_run", "inputs", "check", "status", "message",
+        "planned_peak_bytes", "peak_bytes", "allocated_bytes_per_run", "gc_gen0", "gc_gen1", "gc_gen2", "inputs", "check", "status", "message",
     ];
 
     /// <summary>One object for a single result, else an array (one object per model and setting).</summary>
@@ -125,6 +125,7 @@ public static class ResultWriters
         L("planned", string.Format(C, "{0,10:F1} KiB of intermediate buffers", r.PlannedPeakBytes / 1024.0));
         L("peak", string.Format(C, "{0,10:F1} KiB of intermediate buffers live at once", r.PeakBytes / 1024.0));
         L("allocated", string.Format(C, "{0,10:F0} managed bytes per run ({1})", r.AllocatedBytesPerRun, r.Concurrent > 1 ? "whole process" : "calling thread"));
+        L("gc", string.Format(C, "{0,10} gen0, {1} gen1, {2} gen2 collections during the measured runs", r.Collections[0], r.Collections[1], r.Collections[2]));
         if (r.Check.Length > 0) L("check", r.Check);
         if (r.BaselineRatio is { } ratio)
             L("baseline", string.Format(C, "{0,10:F3} ms p50, now {1:F2}x{2}", r.BaselineP50Ms, ratio, r.Regression ? "  SLOWER" : ""));
