@@ -106,7 +106,7 @@ public static class ResultWriters
         L("threads", r.Threads.ToString(C) + (r.Concurrent > 1 ? $" ({r.Concurrent} concurrent requests)" : ""));
         L("batch", r.Batch?.ToString(C) ?? "-");
         L("level", r.Level);
-        L("inputs", r.Inputs);
+        if (r.Inputs.Length > 0) L("inputs", r.Inputs);
         L("status", r.Status + (r.Message.Length > 0 ? ": " + r.Message : ""));
         if (r.Stats is not { } s) return sb.ToString();
         L("iterations", r.Iterations.ToString(C));
