@@ -49,6 +49,8 @@ public static class OptimizeCommand
 
         int before = model.Graph.Nodes.Count, initBefore = model.Graph.Initializers.Count;
         var reports = pm.Run(model, level, disabled);
+        // Fused com.netonnx nodes get standard-op function bodies, so other runtimes load the file too.
+        int functions = InternalOpFunctions.Attach(model);
         OnnxModelWriter.Save(model, output);
 
         o.WriteLine($"{"pass",-32} {"runs",5} {"removed",8} {"added",6} {"inits-",7} {"ms",9}");
@@ -56,6 +58,7 @@ public static class OptimizeCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{grp.Key,-32} {grp.Count(),5} {grp.Sum(r => r.Result.NodesRemoved),8} {grp.Sum(r => r.Result.NodesAdded),6} {grp.Sum(r => r.Result.InitializersRemoved),7} {grp.Sum(r => r.Milliseconds),9:F2}"));
         o.WriteLine($"nodes {before} -> {model.Graph.Nodes.Count}, initializers {initBefore} -> {model.Graph.Initializers.Count}, level {level.ToString().ToLowerInvariant()}");
+        if (functions > 0) o.WriteLine($"{functions} model-local functions give the {FusedOps.Domain} nodes standard-op bodies");
         o.WriteLine($"wrote {output}");
         return 0;
     }
