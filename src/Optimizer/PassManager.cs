@@ -39,8 +39,11 @@ public sealed class PassManager
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
         .Add(new Passes.GeluFusion())
         .Add(new Passes.LayerNormFusion())
+        .Add(new Passes.RmsNormFusion())
         .Add(new Passes.SkipLayerNormFusion())
-        .Add(new Passes.AttentionFusion());
+        .Add(new Passes.AttentionFusion())
+        // After attention fusion, which reads the graph's MatMul(Q, K^T) as written.
+        .Add(new Passes.TransposeMatMulFolding());
 
     public List<PassReport> Run(Model model, OptimizationLevel level, ISet<string>? disabled = null, int maxRounds = 4)
     {
