@@ -28,7 +28,10 @@ public sealed class ConvActivationFusion : IGraphPass
         {
             if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || dead.Contains(conv)) continue;
             var convType = FusionHelpers.TensorTypeOf(g, conv.Outputs[0]);
-            if (convType?.ElementType != DataType.Float) continue;
+            // Without an inferred type (e.g. inside an If body whose input shapes are unknown), Conv's output has its
+            // weights' element type, since Conv's X and W share one type.
+            var elementType = convType?.ElementType ?? ix.Constant(conv.Inputs[1])?.ElementType;
+            if (elementType != DataType.Float) continue;
             string current = conv.Outputs[0];
             Node last = conv;
             string? residual = null;
