@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 using NetOnnx.Runtime.Operators.Fused;
 
@@ -19,7 +20,7 @@ public sealed class ConvActivationFusion : IGraphPass
         var g = model.Graph;
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Conv"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
 
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
@@ -30,7 +31,7 @@ public sealed class ConvActivationFusion : IGraphPass
             var convType = FusionHelpers.TensorTypeOf(g, conv.Outputs[0]);
             // Without an inferred type (e.g. inside an If body whose input shapes are unknown), Conv's output has its
             // weights' element type, since Conv's X and W share one type.
-            var elementType = convType?.ElementType ?? ix.Constant(conv.Inputs[1])?.ElementType;
+            var elementType = convType?.ElementType ?? ix.ConstantValue(conv.Inputs[1])?.ElementType;
             if (elementType != DataType.Float) continue;
             string current = conv.Outputs[0];
             Node last = conv;

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -15,7 +16,7 @@ public sealed class ConvBatchNormFolding : IGraphPass
     public PassResult Run(Model model)
     {
         var g = model.Graph;
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
         var dead = new HashSet<Node>();
         foreach (var bn in g.Nodes)
         {
@@ -23,10 +24,10 @@ public sealed class ConvBatchNormFolding : IGraphPass
             if (bn.GetInt("training_mode", 0) != 0 || bn.GetInt("spatial", 1) != 1) continue;
             // Training-style extra outputs (running mean/var) must be absent.
             if (bn.Outputs.Skip(1).Any(o => o.Length > 0)) continue;
-            if (ix.Producer(bn.Inputs[0]) is not { } conv || dead.Contains(conv) || !ix.IsPrivateIntermediate(bn.Inputs[0])) continue;
+            if (ix.Producer(bn.Inputs[0]) is not { } conv || dead.Contains(conv) || ix.SoleReader(bn.Inputs[0]) is null) continue;
             if (!FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
             int m = w.Shape[0];
-            var stats = bn.Inputs.Skip(1).Select(ix.Constant).ToArray();
+            var stats = bn.Inputs.Skip(1).Select(ix.ConstantValue).ToArray();
             if (stats.Any(t => t is not { ElementType: DataType.Float } || t.Length != m)) continue;
             float eps = bn.GetFloat("epsilon", 1e-5f);
             var scale = stats[0]!.ReadOnlySpan<float>();

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -19,7 +20,7 @@ internal static class ConvChannelFolding
     public static PassResult Run(Model model, string op)
     {
         var g = model.Graph;
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
         var dead = new HashSet<Node>();
         foreach (var node in g.Nodes)
         {
@@ -27,8 +28,8 @@ internal static class ConvChannelFolding
             for (int side = 0; side < 2; side++)
             {
                 string x = node.Inputs[side], cName = node.Inputs[1 - side];
-                if (ix.Constant(cName) is not { } c || ix.Producer(x) is not { } conv || dead.Contains(conv)) continue;
-                if (!ix.IsPrivateIntermediate(x) || !FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
+                if (ix.ConstantValue(cName) is not { } c || ix.Producer(x) is not { } conv || dead.Contains(conv)) continue;
+                if (ix.SoleReader(x) is null || !FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
                 int m = w.Shape[0];
                 // The constant must not widen the output: its rank may not exceed the Conv output's.
                 if (FusionHelpers.PerChannel(c, w.Rank, m) is not { } per) continue;

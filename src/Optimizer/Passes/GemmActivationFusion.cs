@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 using NetOnnx.Runtime.Operators.Fused;
 
@@ -18,7 +19,7 @@ public sealed class GemmActivationFusion : IGraphPass
         var g = model.Graph;
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Gemm"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
         foreach (var gemm in g.Nodes)

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -18,20 +19,20 @@ public sealed class MatMulAddToGemm : IGraphPass
         // Gemm's C broadcasts only from opset 7.
         if (model.OpsetFor("") < 7 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "MatMul"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
         var dead = new HashSet<Node>();
         var replace = new Dictionary<Node, Node>();
         foreach (var mm in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(mm, "MatMul") || mm.Inputs.Count != 2 || mm.Outputs.Count != 1) continue;
-            if (ix.Constant(mm.Inputs[1]) is not { ElementType: DataType.Float, Rank: 2 } b) continue;
+            if (ix.ConstantValue(mm.Inputs[1]) is not { ElementType: DataType.Float, Rank: 2 } b) continue;
             var aType = FusionHelpers.TensorTypeOf(g, mm.Inputs[0]);
             if (aType is not { ElementType: DataType.Float, Shape.Length: 2 }) continue;
             var y = mm.Outputs[0];
             if (ix.SoleReader(y) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
             if (add.Inputs.Count != 2 || add.Outputs.Count != 1) continue;
             var cName = add.Inputs[0] == y ? add.Inputs[1] : add.Inputs[0];
-            if (ix.Constant(cName) is not { ElementType: DataType.Float } c || c.Rank > 2) continue;
+            if (ix.ConstantValue(cName) is not { ElementType: DataType.Float } c || c.Rank > 2) continue;
             int n = b.Shape[1];
             var m = aType.Shape![0];
             bool lastOk = c.Rank == 0 || c.Shape[^1] == n || c.Shape[^1] == 1;
