@@ -17,14 +17,14 @@ public sealed class ConvBatchNormFolding : IGraphPass
     {
         var g = model.Graph;
         var ix = new GraphEditor(g);
-        var dead = new HashSet<Node>();
+        int folded = 0;
         foreach (var bn in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(bn, "BatchNormalization") || bn.Inputs.Count != 5) continue;
             if (bn.GetInt("training_mode", 0) != 0 || bn.GetInt("spatial", 1) != 1) continue;
             // Training-style extra outputs (running mean/var) must be absent.
             if (bn.Outputs.Skip(1).Any(o => o.Length > 0)) continue;
-            if (ix.Producer(bn.Inputs[0]) is not { } conv || dead.Contains(conv) || ix.SoleReader(bn.Inputs[0]) is null) continue;
+            if (ix.Producer(bn.Inputs[0]) is not { } conv || ix.IsRemoved(conv) || ix.SoleReader(bn.Inputs[0]) is null) continue;
             if (!FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
             int m = w.Shape[0];
             var stats = bn.Inputs.Skip(1).Select(ix.ConstantValue).ToArray();
@@ -46,9 +46,9 @@ public sealed class ConvBatchNormFolding : IGraphPass
             var (nw, nb) = FusionHelpers.ScaleShift(w, b, s, add);
             FusionHelpers.SetConvParams(conv, ix, nw, nb);
             conv.Outputs[0] = bn.Outputs[0];
-            dead.Add(bn);
+            ix.Remove(bn);
+            folded++;
         }
-        FusionHelpers.RemoveNodes(g, dead);
-        return new PassResult(dead.Count, 0, Detail: dead.Count > 0 ? $"{dead.Count} BatchNormalization folded" : null);
+        return ix.Commit(detail: folded > 0 ? $"{folded} BatchNormalization folded" : null);
     }
 }

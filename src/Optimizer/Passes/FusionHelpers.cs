@@ -95,13 +95,4 @@ internal static class FusionHelpers
 
     /// <summary>Marks the model as using the fused-kernel domain.</summary>
     public static void ImportFusedDomain(Model model) => model.Opsets.TryAdd(Runtime.Operators.Fused.FusedDomain.Name, 1);
-
-    /// <summary>Removes the given nodes, keeping the rest in order.</summary>
-    public static void RemoveNodes(Graph g, HashSet<Node> dead)
-    {
-        if (dead.Count == 0) return;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
-    }
 }

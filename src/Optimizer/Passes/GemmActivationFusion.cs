@@ -20,8 +20,7 @@ public sealed class GemmActivationFusion : IGraphPass
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Gemm"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
         var ix = new GraphEditor(g);
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
+        int fused = 0;
         foreach (var gemm in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(gemm, "Gemm") || gemm.Outputs.Count != 1) continue;
@@ -31,14 +30,11 @@ public sealed class GemmActivationFusion : IGraphPass
             var node = new Node("FusedGemm", gemm.Inputs, actNode.Outputs, gemm.Name.Length > 0 ? gemm.Name + "_fused" : "", FusedDomain.Name,
                 gemm.Attributes.Values);
             ActivationMatch.SetAttributes(node, act);
-            replace[actNode] = node;
-            dead.Add(gemm);
+            ix.ReplaceSubgraph([gemm, actNode], actNode, node);
+            fused++;
         }
-        if (dead.Count == 0) return PassResult.Unchanged;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
+        if (fused == 0) return PassResult.Unchanged;
         FusionHelpers.ImportFusedDomain(model);
-        return new PassResult(2 * dead.Count, dead.Count, Detail: $"{dead.Count} FusedGemm");
+        return ix.Commit(detail: $"{fused} FusedGemm");
     }
 }

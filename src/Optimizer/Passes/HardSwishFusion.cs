@@ -23,42 +23,42 @@ public sealed class HardSwishFusion : IGraphPass
         bool hasOp = model.OpsetFor("") >= 14;
         if (!hasOp) FusionHelpers.InferTypes(model);
         var ix = new GraphEditor(g);
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
+        int fused = 0;
         foreach (var mul in g.Nodes)
         {
             // Div(Mul(x, relu6(x + 3)), 6): the root is the scaling node.
-            if (ScaledProduct(mul, ix) is var (px, pnodes) && !pnodes.Any(dead.Contains) && !dead.Contains(mul)
+            if (ScaledProduct(mul, ix) is var (px, pnodes) && !pnodes.Any(ix.IsRemoved) && !ix.IsRemoved(mul)
                 && (hasOp || ConvOutputForFusion(px, ix, g, readers: 2)))
             {
-                replace[mul] = Replacement(px, mul, hasOp, ix, dead, model);
-                dead.UnionWith(pnodes);
+                var r = Replacement(px, mul, hasOp, ix, model);
+                foreach (var p in pnodes) ix.Remove(p);
+                ix.Replace(mul, r);
+                fused++;
                 continue;
             }
             if (!FusionHelpers.IsStandard(mul, "Mul") || mul.Inputs.Count != 2 || mul.Outputs.Count != 1) continue;
             for (int side = 0; side < 2; side++)
             {
                 string x = mul.Inputs[side], gate = mul.Inputs[1 - side];
-                if (GateNodes(x, gate, ix) is not { } gateNodes || gateNodes.Any(dead.Contains)) continue;
+                if (GateNodes(x, gate, ix) is not { } gateNodes || gateNodes.Any(ix.IsRemoved)) continue;
                 if (!hasOp && !ConvOutputForFusion(x, ix, g, readers: 2)) continue;
-                replace[mul] = Replacement(x, mul, hasOp, ix, dead, model);
-                dead.UnionWith(gateNodes);
+                var r = Replacement(x, mul, hasOp, ix, model);
+                foreach (var n in gateNodes) ix.Remove(n);
+                ix.Replace(mul, r);
+                fused++;
                 break;
             }
         }
-        if (dead.Count == 0) return PassResult.Unchanged;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
-        return new PassResult(dead.Count + replace.Count, replace.Count, Detail: $"{replace.Count} HardSwish");
+        if (fused == 0) return PassResult.Unchanged;
+        return ix.Commit(detail: $"{fused} HardSwish");
     }
 
     /// <summary>HardSwish(x) as a standard node, or (no HardSwish in the opset) fused into x's Conv, which dies.</summary>
-    private static Node Replacement(string x, Node root, bool hasOp, GraphEditor ix, HashSet<Node> dead, Model model)
+    private static Node Replacement(string x, Node root, bool hasOp, GraphEditor ix, Model model)
     {
         if (hasOp) return new Node("HardSwish", [x], root.Outputs, root.Name, "");
         var conv = ix.Producer(x)!;
-        dead.Add(conv);
+        ix.Remove(conv);
         FusionHelpers.ImportFusedDomain(model);
         var fused = new Node("FusedConv", conv.Inputs, root.Outputs, conv.Name.Length > 0 ? conv.Name + "_fused" : "",
             Runtime.Operators.Fused.FusedDomain.Name, conv.Attributes.Values);

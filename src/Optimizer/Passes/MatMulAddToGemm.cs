@@ -20,8 +20,7 @@ public sealed class MatMulAddToGemm : IGraphPass
         if (model.OpsetFor("") < 7 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "MatMul"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
         var ix = new GraphEditor(g);
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
+        int fused = 0;
         foreach (var mm in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(mm, "MatMul") || mm.Inputs.Count != 2 || mm.Outputs.Count != 1) continue;
@@ -39,13 +38,10 @@ public sealed class MatMulAddToGemm : IGraphPass
             bool firstOk = c.Rank < 2 || c.Shape[0] == 1 || (m.IsKnown && c.Shape[0] == m.Value);
             if (!lastOk || !firstOk) continue;
             var gemm = new Node("Gemm", [mm.Inputs[0], mm.Inputs[1], cName], add.Outputs, mm.Name, "");
-            replace[add] = gemm;
-            dead.Add(mm);
+            ix.ReplaceSubgraph([mm, add], add, gemm);
+            fused++;
         }
-        if (dead.Count == 0) return PassResult.Unchanged;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
-        return new PassResult(2 * dead.Count, dead.Count, Detail: $"{dead.Count} MatMul+Add -> Gemm");
+        if (fused == 0) return PassResult.Unchanged;
+        return ix.Commit(detail: $"{fused} MatMul+Add -> Gemm");
     }
 }
