@@ -8,10 +8,11 @@ using NetOnnx.Runtime;
 namespace NetOnnx.Benchmarks;
 
 /// <summary>
-/// `levels [MODEL...] [--threads N] [--rounds N] [--warmup-ms MS]`: what the optimizer does to each model and
+/// `levels [MODEL...] [--threads N] [--rounds N] [--warmup-ms MS] [--disable PASS,...]`: what the optimizer does to each model and
 /// what it buys. Prints a markdown table: nodes before and after level all (main graph; with If/Loop bodies in
 /// brackets where they differ), the fusions that fired (from the passes' reports), and our median latency at
 /// level none and level all, the two sessions alternating in one process so host drift hits both alike.
+/// --disable leaves passes out of the "all" side, to see what one fusion is worth.
 /// </summary>
 public static partial class LevelComparison
 {
@@ -19,6 +20,7 @@ public static partial class LevelComparison
     {
         var models = new List<string>();
         int threads = 1, rounds = 30, warmupMs = 1500;
+        var disabled = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -27,6 +29,7 @@ public static partial class LevelComparison
                 case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rounds": rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup-ms": warmupMs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--disable": disabled.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)); break;
                 default: models.Add(args[i]); break;
             }
         }
@@ -40,12 +43,17 @@ public static partial class LevelComparison
             string path = ZooModels.ModelPath(m);
             var model = OnnxModelLoader.Load(path);
             int before = model.Graph.Nodes.Count, allBefore = CountAll(model.Graph);
-            var reports = PassManager.CreateDefault().Run(model, OptimizationLevel.All);
+            var pm = PassManager.CreateDefault();
+            foreach (var d in disabled)
+                if (!pm.Passes.Any(p => p.Name == d)) throw new ArgumentException($"unknown pass '{d}' (passes: {string.Join(", ", pm.Passes.Select(p => p.Name))})");
+            var reports = pm.Run(model, OptimizationLevel.All, disabled.ToHashSet(StringComparer.Ordinal));
             int after = model.Graph.Nodes.Count, allAfter = CountAll(model.Graph);
             string fired = Fusions(reports);
 
             using var none = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = OptimizationLevel.None });
-            using var all = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = OptimizationLevel.All });
+            var allOptions = new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = OptimizationLevel.All };
+            allOptions.DisabledPasses.UnionWith(disabled);
+            using var all = new InferenceSession(path, allOptions);
             var inputs = ZooModels.Inputs(path, none.Model.Graph);
             var warm = Stopwatch.StartNew();
             while (warm.ElapsedMilliseconds < warmupMs) { none.Run(inputs); all.Run(inputs); }
@@ -62,7 +70,8 @@ public static partial class LevelComparison
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {nodes(before, allBefore)} | {nodes(after, allAfter)} | {fired} | {mn:F3} | {ma:F3} | {mn / ma:F2}x |"));
         }
-        Console.WriteLine($"({threads} thread(s), {rounds} alternating rounds, medians; nodes in brackets include If/Loop/Scan bodies)");
+        Console.WriteLine($"({threads} thread(s), {rounds} alternating rounds, medians; nodes in brackets include If/Loop/Scan bodies"
+            + (disabled.Count > 0 ? $"; level all without {string.Join(", ", disabled)})" : ")"));
         return 0;
     }
 
