@@ -93,6 +93,30 @@ internal static class FusionHelpers
         return true;
     }
 
+    /// <summary>The first reduced axis, when ReduceMean keeps dims and reduces a trailing run of axes; else null.</summary>
+    public static int? TrailingAxis(GraphEditor fg, Node reduce, int? rank)
+    {
+        if (reduce.GetInt("keepdims", 1) != 1) return null;
+        long[]? axes = reduce.GetInts("axes");
+        if (axes is null && reduce.Inputs.Count > 1 && reduce.Inputs[1].Length > 0)
+        {
+            if (fg.ConstantValue(reduce.Inputs[1]) is not { ElementType: DataType.Int64 } t) return null;
+            axes = t.ReadOnlySpan<long>().ToArray();
+        }
+        if (axes is null || axes.Length == 0) return null; // All axes, or noop_with_empty_axes: not a row normalisation.
+        var sorted = axes.Order().ToArray();
+        bool negative = sorted.All(a => a < 0), positive = sorted.All(a => a >= 0);
+        if (negative)
+        {
+            // [-k, ..., -1]
+            for (int i = 0; i < sorted.Length; i++) if (sorted[i] != -sorted.Length + i) return null;
+            return (int)sorted[0];
+        }
+        if (!positive || rank is null) return null;
+        for (int i = 0; i < sorted.Length; i++) if (sorted[i] != rank - sorted.Length + i) return null;
+        return (int)sorted[0] - rank.Value;
+    }
+
     /// <summary>Marks the model as using the fused-kernel domain.</summary>
     public static void ImportFusedDomain(Model model) => model.Opsets.TryAdd(Runtime.Operators.Fused.FusedDomain.Name, 1);
 }

@@ -29,37 +29,13 @@ public sealed class LayerNormFusion : IGraphPass
         return fg.Commit(detail: $"{fused} LayerNormalization");
     }
 
-    /// <summary>The first reduced axis, when ReduceMean keeps dims and reduces a trailing run of axes; else null.</summary>
-    private static int? TrailingAxis(GraphEditor fg, Model model, Node reduce, int? rank)
-    {
-        if (reduce.GetInt("keepdims", 1) != 1) return null;
-        long[]? axes = reduce.GetInts("axes");
-        if (axes is null && reduce.Inputs.Count > 1 && reduce.Inputs[1].Length > 0)
-        {
-            if (fg.ConstantValue(reduce.Inputs[1]) is not { ElementType: DataType.Int64 } t) return null;
-            axes = t.ReadOnlySpan<long>().ToArray();
-        }
-        if (axes is null || axes.Length == 0) return null; // All axes, or noop_with_empty_axes: not a row normalisation.
-        var sorted = axes.Order().ToArray();
-        bool negative = sorted.All(a => a < 0), positive = sorted.All(a => a >= 0);
-        if (negative)
-        {
-            // [-k, ..., -1]
-            for (int i = 0; i < sorted.Length; i++) if (sorted[i] != -sorted.Length + i) return null;
-            return (int)sorted[0];
-        }
-        if (!positive || rank is null) return null;
-        for (int i = 0; i < sorted.Length; i++) if (sorted[i] != rank - sorted.Length + i) return null;
-        return (int)sorted[0] - rank.Value;
-    }
-
     private static bool TryFuse(GraphEditor fg, Model model, Node mean)
     {
         string x = mean.Inputs[0];
         var xt = fg.TensorTypeOf(x);
         if (xt is not null && xt.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) return false;
         int? rank = xt?.Shape?.Length;
-        int? axis = TrailingAxis(fg, model, mean, rank);
+        int? axis = FusionHelpers.TrailingAxis(fg, mean, rank);
         if (axis is null) return false;
 
         var sub = fg.SoleReader(mean.Outputs[0], "Sub");
@@ -74,7 +50,7 @@ public sealed class LayerNormFusion : IGraphPass
         if (square.OpType == "Pow" ? !(fg.ScalarConstant(square.Inputs[1], out float e) && e == 2f) : square.Inputs[1] != d) return false;
 
         var variance = fg.SoleReader(square.Outputs[0], "ReduceMean");
-        if (variance is null || TrailingAxis(fg, model, variance, rank) != axis) return false;
+        if (variance is null || FusionHelpers.TrailingAxis(fg, variance, rank) != axis) return false;
         var addEps = fg.SoleReader(variance.Outputs[0], "Add");
         if (addEps is null || !fg.SplitScalar(addEps, out string v, out float eps) || v != variance.Outputs[0] || !(eps >= 0)) return false;
         var sqrt = fg.SoleReader(addEps.Outputs[0], "Sqrt");
@@ -101,9 +77,8 @@ public sealed class LayerNormFusion : IGraphPass
         if (gamma is null)
         {
             // LayerNormalization needs a scale: a scalar one broadcasts over the normalised dimensions.
-            gamma = UniqueName(model.Graph, (last.Name.Length > 0 ? last.Name : last.Outputs[0]) + "/ones");
             var one = xt?.ElementType == DataType.Double ? Tensor.Create(new double[] { 1.0 }, 1) : Tensor.Create(new float[] { 1f }, 1);
-            model.Graph.Initializers[gamma] = one;
+            gamma = fg.AddInitializer((last.Name.Length > 0 ? last.Name : last.Outputs[0]) + "/ones", one);
         }
         var inputs = beta is null ? new[] { x, gamma } : [x, gamma, beta];
         var ln = new Node("LayerNormalization", inputs, [last.Outputs[0]], GeluFusion.FusedName(last, "LayerNorm"), FusedOps.Domain,
@@ -128,13 +103,5 @@ public sealed class LayerNormFusion : IGraphPass
             if (t.Shape[i] != 1 && (!dim.IsKnown || dim.Value != t.Shape[i])) return false;
         }
         return true;
-    }
-
-    internal static string UniqueName(Graph g, string stem)
-    {
-        var taken = g.DefinedNames();
-        string name = stem;
-        for (int i = 1; taken.Contains(name); i++) name = $"{stem}_{i}";
-        return name;
     }
 }

@@ -62,7 +62,7 @@ public sealed class RmsNormFusion : IGraphPass
         string x = m["x"];
         if (ed.TensorTypeOf(x) is not { ElementType: DataType.Float, Shape: { } shape }) return false;
         var mean = m.Node("mean");
-        if (TrailingAxis(ed, mean, shape.Length) is not { } axis) return false;
+        if (FusionHelpers.TrailingAxis(ed, mean, shape.Length) is not { } axis) return false;
         int normRank = -axis;
         string scale;
         if (m.TryGetValue("scale", out var s))
@@ -93,21 +93,5 @@ public sealed class RmsNormFusion : IGraphPass
         foreach (var n in m.Nodes) if (!ReferenceEquals(n, root)) ed.Remove(n);
         ed.Replace(root, rms);
         return true;
-    }
-
-    /// <summary>The first reduced axis (negative), when ReduceMean keeps dims and reduces a trailing run of axes; else null.</summary>
-    internal static int? TrailingAxis(GraphEditor ed, Node reduce, int rank)
-    {
-        if (reduce.GetInt("keepdims", 1) != 1) return null;
-        long[]? axes = reduce.GetInts("axes");
-        if (axes is null && reduce.Inputs.Count > 1 && reduce.Inputs[1].Length > 0)
-        {
-            if (ed.ConstantValue(reduce.Inputs[1]) is not { ElementType: DataType.Int64 } t) return null;
-            axes = t.ReadOnlySpan<long>().ToArray();
-        }
-        if (axes is null || axes.Length == 0) return null; // all axes, or noop_with_empty_axes: not a row normalisation
-        var sorted = axes.Select(a => a < 0 ? a + rank : a).Order().ToArray();
-        for (int i = 0; i < sorted.Length; i++) if (sorted[i] != rank - sorted.Length + i) return null;
-        return -sorted.Length;
     }
 }
