@@ -63,4 +63,29 @@ public class SubgraphFusionTests
         Assert.Equal(4, conv); // Conv + activation in each of the two branches
         Assert.Contains(reports, r => r.Result.Detail?.Contains("in a subgraph") == true);
     }
+
+    [Fact]
+    public void ConvActivationFusesInsideALoopBody()
+    {
+        Model Build()
+        {
+            var body = new Graph { Name = "body" };
+            body.Inputs.Add(new ValueInfo("i", OnnxType.Tensor(DataType.Int64, [])));
+            body.Inputs.Add(new ValueInfo("c", OnnxType.Tensor(DataType.Bool, [])));
+            body.Inputs.Add(F("v", 1, 2, 5, 5));
+            body.Outputs.Add(new ValueInfo("c_out", OnnxType.Tensor(DataType.Bool, [])));
+            body.Outputs.Add(F("v_out", 1, 2, 5, 5));
+            body.Initializers["w"] = RandomFloats(new Random(11), 2, 2, 3, 3);
+            body.Nodes.Add(N("Identity", ["c"], ["c_out"]));
+            body.Nodes.Add(N("Conv", ["v", "w"], ["conv"], NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 })));
+            body.Nodes.Add(N("Relu", ["conv"], ["v_out"]));
+            return Model([F("x", 1, 2, 5, 5)], [F("y", 1, 2, 5, 5)],
+                [N("Loop", ["trips", "", "x"], ["y"], NodeAttribute.Of("body", body))],
+                new Dictionary<string, Tensor> { ["trips"] = Tensor.Scalar(3L) }, opset: 16);
+        }
+        var optimized = AssertSameOutputs(Build, new Dictionary<string, Tensor> { ["x"] = RandomFloats(new Random(2), 1, 2, 5, 5) });
+        var body = optimized.Graph.Subgraphs(Assert.Single(optimized.Graph.Nodes)).Single();
+        Assert.Contains(body.Nodes, n => n.OpType == "FusedConv" && n.Outputs[0] == "v_out");
+        Assert.DoesNotContain(body.Nodes, n => n.OpType is "Conv" or "Relu");
+    }
 }
