@@ -36,6 +36,8 @@ internal sealed class GraphImporter
         foreach (var f in _proto.Functions)
         {
             var fd = ImportFunction(f);
+            // Our own fused ops carry standard-op bodies only for other runtimes; we run the fused kernels.
+            if (fd.Domain == FusedOps.Domain) continue;
             m.Functions[(fd.Domain, fd.Name)] = fd;
         }
         m.Graph = ImportGraph(_proto.Graph, topLevel: true);
@@ -74,7 +76,7 @@ internal sealed class GraphImporter
     {
         if (string.IsNullOrEmpty(np.OpType))
             throw new ModelLoadException($"node '{np.Name}' has no op_type", np.Name);
-        var n = new Node(np.OpType, np.Input, np.Output, np.Name, np.Domain);
+        var n = new Node(np.OpType, np.Input, np.Output, np.Name, np.Domain) { Overload = np.Overload };
         foreach (var ap in np.Attribute)
         {
             try { n.Attributes[ap.Name] = ImportAttribute(ap); }

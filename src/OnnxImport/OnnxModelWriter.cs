@@ -26,6 +26,20 @@ public static class OnnxModelWriter
         foreach (var (domain, version) in model.Opsets)
             p.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
         foreach (var (k, v) in model.Metadata) p.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
+        foreach (var f in model.Functions.Values) p.Functions.Add(ToProto(f));
+        return p;
+    }
+
+    private static FunctionProto ToProto(FunctionDef f)
+    {
+        var p = new FunctionProto { Name = f.Name, Domain = f.Domain, Overload = f.Overload };
+        p.Input.AddRange(f.Inputs);
+        p.Output.AddRange(f.Outputs);
+        foreach (var a in f.AttributeNames)
+            if (f.AttributeDefaults.TryGetValue(a, out var def)) p.AttributeProto.Add(ToProto(def));
+            else p.Attribute.Add(a);
+        foreach (var n in f.Nodes) p.Node.Add(ToProto(n));
+        foreach (var (domain, version) in f.Opsets) p.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
         return p;
     }
 
@@ -43,7 +57,7 @@ public static class OnnxModelWriter
 
     private static NodeProto ToProto(Node n)
     {
-        var p = new NodeProto { OpType = n.OpType, Name = n.Name, Domain = n.Domain };
+        var p = new NodeProto { OpType = n.OpType, Name = n.Name, Domain = n.Domain, Overload = n.Overload };
         p.Input.AddRange(n.Inputs);
         p.Output.AddRange(n.Outputs);
         foreach (var a in n.Attributes.Values) p.Attribute.Add(ToProto(a));

@@ -47,16 +47,24 @@ public static class OptimizeCommand
                 o.Write(IrPrinter.Print(m));
             };
 
-        int before = model.Graph.Nodes.Count, initBefore = model.Graph.Initializers.Count;
+        int before = model.Graph.Nodes.Count, initBefore = model.Graph.Initializers.Count, allBefore = CountAll(model.Graph);
         var reports = pm.Run(model, level, disabled);
+        // Fused com.netonnx nodes get standard-op function bodies, so other runtimes load the file too.
+        int functions = InternalOpFunctions.Attach(model);
         OnnxModelWriter.Save(model, output);
 
         o.WriteLine($"{"pass",-32} {"runs",5} {"removed",8} {"added",6} {"inits-",7} {"ms",9}");
         foreach (var grp in reports.GroupBy(r => r.Pass))
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{grp.Key,-32} {grp.Count(),5} {grp.Sum(r => r.Result.NodesRemoved),8} {grp.Sum(r => r.Result.NodesAdded),6} {grp.Sum(r => r.Result.InitializersRemoved),7} {grp.Sum(r => r.Milliseconds),9:F2}"));
-        o.WriteLine($"nodes {before} -> {model.Graph.Nodes.Count}, initializers {initBefore} -> {model.Graph.Initializers.Count}, level {level.ToString().ToLowerInvariant()}");
+        int allAfter = CountAll(model.Graph);
+        string nested = allBefore != before || allAfter != model.Graph.Nodes.Count ? $" (with subgraphs {allBefore} -> {allAfter})" : "";
+        o.WriteLine($"nodes {before} -> {model.Graph.Nodes.Count}{nested}, initializers {initBefore} -> {model.Graph.Initializers.Count}, level {level.ToString().ToLowerInvariant()}");
+        if (functions > 0) o.WriteLine($"{functions} model-local functions give the {FusedOps.Domain} nodes standard-op bodies");
         o.WriteLine($"wrote {output}");
         return 0;
     }
+
+    /// <summary>Nodes of a graph and of every If/Loop/Scan body in it.</summary>
+    private static int CountAll(Graph g) => g.Nodes.Sum(n => 1 + g.Subgraphs(n).Sum(CountAll));
 }

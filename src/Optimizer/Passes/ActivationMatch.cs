@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -6,7 +7,7 @@ namespace NetOnnx.Optimizer.Passes;
 internal static class ActivationMatch
 {
     /// <summary>The fused `activation` name and `activation_params` for node, or null if it is not one we fuse.</summary>
-    public static (string Name, float[] Params)? Of(Node n, GraphIndex ix)
+    public static (string Name, float[] Params)? Of(Node n, GraphEditor ix)
     {
         if (n.Domain.Length != 0 || n.Outputs.Count != 1 || n.Inputs.Count < 1) return null;
         switch (n.OpType)
@@ -24,7 +25,7 @@ internal static class ActivationMatch
                 for (int i = 1; i < n.Inputs.Count; i++)
                 {
                     if (n.Inputs[i].Length == 0) continue;
-                    if (ix.Constant(n.Inputs[i]) is not { ElementType: DataType.Float, Length: 1 } t) return null;
+                    if (ix.ConstantValue(n.Inputs[i]) is not { ElementType: DataType.Float, Length: 1 } t) return null;
                     if (i == 1) lo = t.ReadOnlySpan<float>()[0]; else hi = t.ReadOnlySpan<float>()[0];
                 }
                 return ("Clip", [lo, hi]);

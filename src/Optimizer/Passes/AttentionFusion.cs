@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -18,22 +19,21 @@ public sealed class AttentionFusion : IGraphPass
     public PassResult Run(Model model)
     {
         if (!model.Graph.Nodes.Any(n => n.OpType == "Softmax")) return PassResult.Unchanged;
-        FusionGraph.InferTypes(model);
-        var fg = new FusionGraph(model.Graph);
+        FusionHelpers.InferTypes(model);
+        var fg = new GraphEditor(model.Graph);
         int fused = 0;
         foreach (var n in model.Graph.Nodes)
-            if (n.OpType == "Softmax" && n.Domain.Length == 0 && !fg.Claimed(n) && TryFuse(fg, model, n)) fused++;
+            if (n.OpType == "Softmax" && n.Domain.Length == 0 && !fg.IsRemoved(n) && TryFuse(fg, model, n)) fused++;
         if (fused == 0) return PassResult.Unchanged;
-        FusionGraph.ImportInternalDomain(model);
-        var (removed, added) = fg.Apply();
-        return new PassResult(removed, added, Detail: $"{fused} ScaledDotProductAttention");
+        FusionHelpers.ImportFusedDomain(model);
+        return fg.Commit(detail: $"{fused} ScaledDotProductAttention");
     }
 
-    private static bool TryFuse(FusionGraph fg, Model model, Node softmax)
+    private static bool TryFuse(GraphEditor fg, Model model, Node softmax)
     {
-        var pv = fg.SoleConsumer(softmax.Outputs[0], "MatMul");
+        var pv = fg.SoleReader(softmax.Outputs[0], "MatMul");
         if (pv is null || pv.Inputs[0] != softmax.Outputs[0] || pv.Inputs[1] == softmax.Outputs[0]) return false;
-        var st = fg.TypeOf(softmax.Inputs[0]);
+        var st = fg.TensorTypeOf(softmax.Inputs[0]);
         int? scoreRank = st?.Shape?.Length;
         long axis = softmax.GetInt("axis", model.OpsetFor("") < 13 ? 1 : -1);
         // Before opset 13 Softmax flattens from axis on; at the last axis that is the same row-wise softmax.
@@ -50,7 +50,7 @@ public sealed class AttentionFusion : IGraphPass
             else if (fg.ScalarConstant(where.Inputs[2], out fill)) { fillWhereTrue = false; scores = where.Inputs[1]; }
             else return false;
             keepMask = where.Inputs[0];
-            if (fg.TypeOf(keepMask)?.ElementType != DataType.Bool) return false;
+            if (fg.TensorTypeOf(keepMask)?.ElementType != DataType.Bool) return false;
             pattern.Add(where);
         }
         string? addMask = null;
@@ -61,7 +61,7 @@ public sealed class AttentionFusion : IGraphPass
             if (side < 0) return false;
             addMask = add.Inputs[1 - side];
             scores = add.Inputs[side];
-            if (fg.TypeOf(addMask)?.ElementType != DataType.Float) return false;
+            if (fg.TensorTypeOf(addMask)?.ElementType != DataType.Float) return false;
             pattern.Add(add);
         }
         if (ScoreChain(fg, scores) is not { } chain) return false;
@@ -69,11 +69,11 @@ public sealed class AttentionFusion : IGraphPass
 
         string q = chain.QK.Inputs[0], kt = chain.QK.Inputs[1], v = pv.Inputs[1];
         foreach (var name in new[] { q, kt, v })
-            if (fg.TypeOf(name) is not { ElementType: DataType.Float, Shape.Length: >= 2 }) return false;
-        var qs = fg.TypeOf(q)!.Shape!; var ks = fg.TypeOf(kt)!.Shape!;
+            if (fg.TensorTypeOf(name) is not { ElementType: DataType.Float, Shape.Length: >= 2 }) return false;
+        var qs = fg.TensorTypeOf(q)!.Shape!; var ks = fg.TensorTypeOf(kt)!.Shape!;
         foreach (var mask in new[] { addMask, keepMask })
-            if (mask is not null && !MaskFits(fg.TypeOf(mask), qs[^2], ks[^1])) return false;
-        if (!fg.Internal(pattern, pv)) return false;
+            if (mask is not null && !MaskFits(fg.TensorTypeOf(mask), qs[^2], ks[^1])) return false;
+        if (!fg.IsSelfContained(pattern, pv)) return false;
 
         var attrs = new List<NodeAttribute> { NodeAttribute.Of("scale", chain.Scale) };
         if (keepMask is not null) { attrs.Add(NodeAttribute.Of("fill", fill)); attrs.Add(NodeAttribute.Of("fill_where_true", fillWhereTrue ? 1L : 0L)); }
@@ -81,14 +81,14 @@ public sealed class AttentionFusion : IGraphPass
         if (keepMask is not null) inputs.Add(keepMask);
         while (inputs[^1].Length == 0) inputs.RemoveAt(inputs.Count - 1);
         var fused = new Node("ScaledDotProductAttention", inputs, [pv.Outputs[0]], GeluFusion.FusedName(pv, "Attention"), FusedOps.Domain, attrs);
-        fg.Replace(pattern, pv, fused);
+        fg.ReplaceSubgraph(pattern, pv, fused);
         return true;
     }
 
     private sealed record Chain(Node QK, List<Node> Nodes, float Scale);
 
     /// <summary>MatMul(Q, Kt) optionally divided or multiplied by a scalar constant, each value read once.</summary>
-    private static Chain? ScoreChain(FusionGraph fg, string name)
+    private static Chain? ScoreChain(GraphEditor fg, string name)
     {
         if (fg.Producer(name, "MatMul") is { } direct) return new Chain(direct, [direct], 1f);
         Node? scale = fg.Producer(name, "Div") ?? fg.Producer(name, "Mul");
@@ -101,7 +101,7 @@ public sealed class AttentionFusion : IGraphPass
             c = 1f / c;
         }
         else if (!fg.SplitScalar(scale, out operand, out c)) return null;
-        if (fg.Producer(operand, "MatMul") is not { } qk || fg.SoleConsumer(operand, "Div" == scale.OpType ? "Div" : "Mul") != scale) return null;
+        if (fg.Producer(operand, "MatMul") is not { } qk || fg.SoleReader(operand, "Div" == scale.OpType ? "Div" : "Mul") != scale) return null;
         return new Chain(qk, [qk, scale], c);
     }
 

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 using NetOnnx.Runtime.Operators.Fused;
 
@@ -19,16 +20,17 @@ public sealed class ConvActivationFusion : IGraphPass
         var g = model.Graph;
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Conv"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
+        var ix = new GraphEditor(g);
 
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
         int fused = 0;
         foreach (var conv in g.Nodes)
         {
-            if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || dead.Contains(conv)) continue;
+            if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || ix.IsRemoved(conv)) continue;
             var convType = FusionHelpers.TensorTypeOf(g, conv.Outputs[0]);
-            if (convType?.ElementType != DataType.Float) continue;
+            // Without an inferred type (e.g. inside an If body whose input shapes are unknown), Conv's output has its
+            // weights' element type, since Conv's X and W share one type.
+            var elementType = convType?.ElementType ?? ix.ConstantValue(conv.Inputs[1])?.ElementType;
+            if (elementType != DataType.Float) continue;
             string current = conv.Outputs[0];
             Node last = conv;
             string? residual = null;
@@ -56,7 +58,7 @@ public sealed class ConvActivationFusion : IGraphPass
                 current = actNode.Outputs[0];
                 last = actNode;
             }
-            if (absorbed.Count == 0 || absorbed.Any(dead.Contains)) continue;
+            if (absorbed.Count == 0 || absorbed.Any(ix.IsRemoved)) continue;
 
             var inputs = new List<string>(conv.Inputs);
             while (inputs.Count < 3) inputs.Add("");
@@ -65,22 +67,11 @@ public sealed class ConvActivationFusion : IGraphPass
                 conv.Attributes.Values);
             if (act is { } av) ActivationMatch.SetAttributes(node, av);
             // The fused node takes the place of the last absorbed node, after the residual's producer.
-            replace[last] = node;
-            dead.Add(conv);
-            foreach (var x in absorbed) if (x != last) dead.Add(x);
+            ix.ReplaceSubgraph([conv, .. absorbed], last, node);
             fused++;
         }
         if (fused == 0) return PassResult.Unchanged;
-        var kept = new List<Node>();
-        foreach (var n in g.Nodes)
-        {
-            if (replace.TryGetValue(n, out var r)) kept.Add(r);
-            else if (!dead.Contains(n)) kept.Add(n);
-        }
-        int removed = g.Nodes.Count - kept.Count + fused;
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
         FusionHelpers.ImportFusedDomain(model);
-        return new PassResult(removed, fused, Detail: $"{fused} FusedConv");
+        return ix.Commit(detail: $"{fused} FusedConv");
     }
 }

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -12,21 +13,23 @@ public sealed class ConvBatchNormFolding : IGraphPass
     public string Name => "ConvBatchNormFolding";
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
+    // Inference mode, no training outputs; the Conv's output read only by the BN (checked by the matcher).
+    private static readonly OpPattern s_pattern = Pattern.Op("BatchNormalization",
+            Pattern.Op("Conv").As("conv"), Pattern.Const("scale"), Pattern.Const("bias"), Pattern.Const("mean"), Pattern.Const("var"))
+        .Where(bn => bn.GetInt("training_mode", 0) == 0 && bn.GetInt("spatial", 1) == 1 && bn.Outputs.Skip(1).All(o => o.Length == 0));
+
     public PassResult Run(Model model)
     {
         var g = model.Graph;
-        var ix = new GraphIndex(g);
-        var dead = new HashSet<Node>();
-        foreach (var bn in g.Nodes)
+        var ix = new GraphEditor(g);
+        int folded = 0;
+        foreach (var match in s_pattern.MatchAll(ix).ToList())
         {
-            if (!FusionHelpers.IsStandard(bn, "BatchNormalization") || bn.Inputs.Count != 5) continue;
-            if (bn.GetInt("training_mode", 0) != 0 || bn.GetInt("spatial", 1) != 1) continue;
-            // Training-style extra outputs (running mean/var) must be absent.
-            if (bn.Outputs.Skip(1).Any(o => o.Length > 0)) continue;
-            if (ix.Producer(bn.Inputs[0]) is not { } conv || dead.Contains(conv) || !ix.IsPrivateIntermediate(bn.Inputs[0])) continue;
+            var bn = match.Root;
+            var conv = match.Node("conv");
             if (!FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
             int m = w.Shape[0];
-            var stats = bn.Inputs.Skip(1).Select(ix.Constant).ToArray();
+            var stats = new[] { "scale", "bias", "mean", "var" }.Select(k => ix.ConstantValue(match[k])).ToArray();
             if (stats.Any(t => t is not { ElementType: DataType.Float } || t.Length != m)) continue;
             float eps = bn.GetFloat("epsilon", 1e-5f);
             var scale = stats[0]!.ReadOnlySpan<float>();
@@ -45,9 +48,9 @@ public sealed class ConvBatchNormFolding : IGraphPass
             var (nw, nb) = FusionHelpers.ScaleShift(w, b, s, add);
             FusionHelpers.SetConvParams(conv, ix, nw, nb);
             conv.Outputs[0] = bn.Outputs[0];
-            dead.Add(bn);
+            ix.Remove(bn);
+            folded++;
         }
-        FusionHelpers.RemoveNodes(g, dead);
-        return new PassResult(dead.Count, 0, Detail: dead.Count > 0 ? $"{dead.Count} BatchNormalization folded" : null);
+        return ix.Commit(detail: folded > 0 ? $"{folded} BatchNormalization folded" : null);
     }
 }

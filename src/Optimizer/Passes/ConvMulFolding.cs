@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -19,16 +20,16 @@ internal static class ConvChannelFolding
     public static PassResult Run(Model model, string op)
     {
         var g = model.Graph;
-        var ix = new GraphIndex(g);
-        var dead = new HashSet<Node>();
+        var ix = new GraphEditor(g);
+        int folded = 0;
         foreach (var node in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(node, op) || node.Inputs.Count != 2 || node.Outputs.Count != 1) continue;
             for (int side = 0; side < 2; side++)
             {
                 string x = node.Inputs[side], cName = node.Inputs[1 - side];
-                if (ix.Constant(cName) is not { } c || ix.Producer(x) is not { } conv || dead.Contains(conv)) continue;
-                if (!ix.IsPrivateIntermediate(x) || !FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
+                if (ix.ConstantValue(cName) is not { } c || ix.Producer(x) is not { } conv || ix.IsRemoved(conv)) continue;
+                if (ix.SoleReader(x) is null || !FusionHelpers.IsFoldableConv(conv, ix, out var w, out var b)) continue;
                 int m = w.Shape[0];
                 // The constant must not widen the output: its rank may not exceed the Conv output's.
                 if (FusionHelpers.PerChannel(c, w.Rank, m) is not { } per) continue;
@@ -36,11 +37,11 @@ internal static class ConvChannelFolding
                 var (nw, nb) = op == "Mul" ? FusionHelpers.ScaleShift(w, b, per, new float[m]) : FusionHelpers.ScaleShift(w, b, ones, per);
                 FusionHelpers.SetConvParams(conv, ix, nw, nb);
                 conv.Outputs[0] = node.Outputs[0];
-                dead.Add(node);
+                ix.Remove(node);
+                folded++;
                 break;
             }
         }
-        FusionHelpers.RemoveNodes(g, dead);
-        return new PassResult(dead.Count, 0, Detail: dead.Count > 0 ? $"{dead.Count} {op} folded into Conv" : null);
+        return ix.Commit(detail: folded > 0 ? $"{folded} {op} folded into Conv" : null);
     }
 }

@@ -1,82 +1,29 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
-
-/// <summary>Graph queries the fusion passes share: who reads a value, what is a constant, fresh names.</summary>
-internal sealed class GraphIndex
-{
-    private readonly Graph _g;
-    private readonly Dictionary<string, int> _readers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Node> _producer = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Node> _lastReader = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _outputs;
-    private readonly HashSet<string> _inputs;
-    private readonly HashSet<string> _names;
-
-    public GraphIndex(Graph g)
-    {
-        _g = g;
-        _outputs = g.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        _inputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        _names = g.DefinedNames();
-        foreach (var n in g.Nodes)
-        {
-            foreach (var i in n.Inputs)
-                if (i.Length > 0) { _readers[i] = _readers.GetValueOrDefault(i) + 1; _lastReader[i] = n; }
-            // A subgraph reading an outer value is a reader we cannot rewrite.
-            foreach (var sg in g.Subgraphs(n)) foreach (var r in sg.OuterScopeReads()) _readers[r] = _readers.GetValueOrDefault(r) + 1;
-            foreach (var o in n.Outputs) if (o.Length > 0) _producer[o] = n;
-        }
-    }
-
-    public Node? Producer(string value) => _producer.GetValueOrDefault(value);
-
-    /// <summary>Node inputs (and subgraphs) reading the value.</summary>
-    public int ReaderCount(string value) => _readers.GetValueOrDefault(value);
-
-    public bool IsGraphOutput(string value) => _outputs.Contains(value);
-
-    /// <summary>True when exactly one node input reads the value and it is not a graph output: it may disappear.</summary>
-    public bool IsPrivateIntermediate(string value) => _readers.GetValueOrDefault(value) == 1 && !_outputs.Contains(value);
-
-    /// <summary>The one node reading a private intermediate (see <see cref="IsPrivateIntermediate"/>), else null.</summary>
-    public Node? SoleReader(string value) => IsPrivateIntermediate(value) ? _lastReader.GetValueOrDefault(value) : null;
-
-    /// <summary>An initializer the caller cannot override by feeding a graph input of the same name.</summary>
-    public Tensor? Constant(string name) =>
-        name.Length > 0 && !_inputs.Contains(name) && _g.Initializers.TryGetValue(name, out var t) ? t : null;
-
-    public string FreshName(string stem)
-    {
-        var name = stem;
-        for (int i = 1; _names.Contains(name) || _g.Initializers.ContainsKey(name); i++) name = $"{stem}_{i}";
-        _names.Add(name);
-        return name;
-    }
-
-    /// <summary>Adds a new initializer under a fresh name (originals may be shared, so they are never edited).</summary>
-    public string AddInitializer(string stem, Tensor t)
-    {
-        var name = FreshName(stem);
-        _g.Initializers[name] = t;
-        return name;
-    }
-}
 
 internal static class FusionHelpers
 {
     public static bool IsStandard(Node n, string op) => n.OpType == op && n.Domain.Length == 0;
 
+    public static bool Near(float v, double expected, double relTol = 1e-4) =>
+        Math.Abs(v - expected) <= relTol * Math.Max(1e-6, Math.Abs(expected));
+
+    /// <summary>For a binary node with one operand equal to <paramref name="known"/>, the other operand; else null.</summary>
+    public static string? Other(Node n, string known) =>
+        n.Inputs.Count != 2 ? null : n.Inputs[0] == known ? n.Inputs[1] : n.Inputs[1] == known ? n.Inputs[0] : null;
+
     /// <summary>A Conv whose weights are a constant float tensor and whose bias, if any, is a constant [M].</summary>
-    public static bool IsFoldableConv(Node conv, GraphIndex ix, out Tensor w, out Tensor? b)
+    public static bool IsFoldableConv(Node conv, GraphEditor ix, out Tensor w, out Tensor? b)
     {
         w = null!; b = null;
         if (!IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || conv.Inputs.Count < 2) return false;
-        if (ix.Constant(conv.Inputs[1]) is not { ElementType: DataType.Float, Rank: >= 3 } wt || wt.Shape[0] == 0) return false;
+        if (ix.ConstantValue(conv.Inputs[1]) is not { ElementType: DataType.Float, Rank: >= 3 } wt || wt.Shape[0] == 0) return false;
         w = wt;
         if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
         {
-            if (ix.Constant(conv.Inputs[2]) is not { ElementType: DataType.Float, Rank: 1 } bt || bt.Shape[0] != wt.Shape[0]) return false;
+            if (ix.ConstantValue(conv.Inputs[2]) is not { ElementType: DataType.Float, Rank: 1 } bt || bt.Shape[0] != wt.Shape[0]) return false;
             b = bt;
         }
         return true;
@@ -104,7 +51,7 @@ internal static class FusionHelpers
     }
 
     /// <summary>Replaces a Conv's weights and bias with new initializers.</summary>
-    public static void SetConvParams(Node conv, GraphIndex ix, Tensor w, Tensor b)
+    public static void SetConvParams(Node conv, GraphEditor ix, Tensor w, Tensor b)
     {
         conv.Inputs[1] = ix.AddInitializer(conv.Inputs[1] + "_folded", w);
         var bName = ix.AddInitializer((conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? conv.Inputs[2] : conv.Inputs[1]) + "_bias", b);
@@ -146,15 +93,30 @@ internal static class FusionHelpers
         return true;
     }
 
+    /// <summary>The first reduced axis, when ReduceMean keeps dims and reduces a trailing run of axes; else null.</summary>
+    public static int? TrailingAxis(GraphEditor fg, Node reduce, int? rank)
+    {
+        if (reduce.GetInt("keepdims", 1) != 1) return null;
+        long[]? axes = reduce.GetInts("axes");
+        if (axes is null && reduce.Inputs.Count > 1 && reduce.Inputs[1].Length > 0)
+        {
+            if (fg.ConstantValue(reduce.Inputs[1]) is not { ElementType: DataType.Int64 } t) return null;
+            axes = t.ReadOnlySpan<long>().ToArray();
+        }
+        if (axes is null || axes.Length == 0) return null; // All axes, or noop_with_empty_axes: not a row normalisation.
+        var sorted = axes.Order().ToArray();
+        bool negative = sorted.All(a => a < 0), positive = sorted.All(a => a >= 0);
+        if (negative)
+        {
+            // [-k, ..., -1]
+            for (int i = 0; i < sorted.Length; i++) if (sorted[i] != -sorted.Length + i) return null;
+            return (int)sorted[0];
+        }
+        if (!positive || rank is null) return null;
+        for (int i = 0; i < sorted.Length; i++) if (sorted[i] != rank - sorted.Length + i) return null;
+        return (int)sorted[0] - rank.Value;
+    }
+
     /// <summary>Marks the model as using the fused-kernel domain.</summary>
     public static void ImportFusedDomain(Model model) => model.Opsets.TryAdd(Runtime.Operators.Fused.FusedDomain.Name, 1);
-
-    /// <summary>Removes the given nodes, keeping the rest in order.</summary>
-    public static void RemoveNodes(Graph g, HashSet<Node> dead)
-    {
-        if (dead.Count == 0) return;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
-    }
 }

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 using NetOnnx.Runtime.Operators.Fused;
 
@@ -18,9 +19,8 @@ public sealed class GemmActivationFusion : IGraphPass
         var g = model.Graph;
         if (!g.Nodes.Any(n => FusionHelpers.IsStandard(n, "Gemm"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
+        var ix = new GraphEditor(g);
+        int fused = 0;
         foreach (var gemm in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(gemm, "Gemm") || gemm.Outputs.Count != 1) continue;
@@ -30,14 +30,11 @@ public sealed class GemmActivationFusion : IGraphPass
             var node = new Node("FusedGemm", gemm.Inputs, actNode.Outputs, gemm.Name.Length > 0 ? gemm.Name + "_fused" : "", FusedDomain.Name,
                 gemm.Attributes.Values);
             ActivationMatch.SetAttributes(node, act);
-            replace[actNode] = node;
-            dead.Add(gemm);
+            ix.ReplaceSubgraph([gemm, actNode], actNode, node);
+            fused++;
         }
-        if (dead.Count == 0) return PassResult.Unchanged;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
+        if (fused == 0) return PassResult.Unchanged;
         FusionHelpers.ImportFusedDomain(model);
-        return new PassResult(2 * dead.Count, dead.Count, Detail: $"{dead.Count} FusedGemm");
+        return ix.Commit(detail: $"{fused} FusedGemm");
     }
 }

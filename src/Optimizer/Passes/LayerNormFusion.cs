@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -18,51 +19,26 @@ public sealed class LayerNormFusion : IGraphPass
     public PassResult Run(Model model)
     {
         if (!model.Graph.Nodes.Any(n => n.OpType == "ReduceMean")) return PassResult.Unchanged;
-        FusionGraph.InferTypes(model);
-        var fg = new FusionGraph(model.Graph);
+        FusionHelpers.InferTypes(model);
+        var fg = new GraphEditor(model.Graph);
         int fused = 0;
         foreach (var n in model.Graph.Nodes)
-            if (n.OpType == "ReduceMean" && n.Domain.Length == 0 && !fg.Claimed(n) && TryFuse(fg, model, n)) fused++;
+            if (n.OpType == "ReduceMean" && n.Domain.Length == 0 && !fg.IsRemoved(n) && TryFuse(fg, model, n)) fused++;
         if (fused == 0) return PassResult.Unchanged;
-        FusionGraph.ImportInternalDomain(model);
-        var (removed, added) = fg.Apply();
-        return new PassResult(removed, added, Detail: $"{fused} LayerNormalization");
+        FusionHelpers.ImportFusedDomain(model);
+        return fg.Commit(detail: $"{fused} LayerNormalization");
     }
 
-    /// <summary>The first reduced axis, when ReduceMean keeps dims and reduces a trailing run of axes; else null.</summary>
-    private static int? TrailingAxis(FusionGraph fg, Model model, Node reduce, int? rank)
-    {
-        if (reduce.GetInt("keepdims", 1) != 1) return null;
-        long[]? axes = reduce.GetInts("axes");
-        if (axes is null && reduce.Inputs.Count > 1 && reduce.Inputs[1].Length > 0)
-        {
-            if (fg.Constant(reduce.Inputs[1]) is not { ElementType: DataType.Int64 } t) return null;
-            axes = t.ReadOnlySpan<long>().ToArray();
-        }
-        if (axes is null || axes.Length == 0) return null; // All axes, or noop_with_empty_axes: not a row normalisation.
-        var sorted = axes.Order().ToArray();
-        bool negative = sorted.All(a => a < 0), positive = sorted.All(a => a >= 0);
-        if (negative)
-        {
-            // [-k, ..., -1]
-            for (int i = 0; i < sorted.Length; i++) if (sorted[i] != -sorted.Length + i) return null;
-            return (int)sorted[0];
-        }
-        if (!positive || rank is null) return null;
-        for (int i = 0; i < sorted.Length; i++) if (sorted[i] != rank - sorted.Length + i) return null;
-        return (int)sorted[0] - rank.Value;
-    }
-
-    private static bool TryFuse(FusionGraph fg, Model model, Node mean)
+    private static bool TryFuse(GraphEditor fg, Model model, Node mean)
     {
         string x = mean.Inputs[0];
-        var xt = fg.TypeOf(x);
+        var xt = fg.TensorTypeOf(x);
         if (xt is not null && xt.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) return false;
         int? rank = xt?.Shape?.Length;
-        int? axis = TrailingAxis(fg, model, mean, rank);
+        int? axis = FusionHelpers.TrailingAxis(fg, mean, rank);
         if (axis is null) return false;
 
-        var sub = fg.SoleConsumer(mean.Outputs[0], "Sub");
+        var sub = fg.SoleReader(mean.Outputs[0], "Sub");
         if (sub is null || sub.Inputs[0] != x || sub.Inputs[1] != mean.Outputs[0]) return false;
         string d = sub.Outputs[0];
         var users = fg.Consumers(d);
@@ -73,42 +49,41 @@ public sealed class LayerNormFusion : IGraphPass
         if (square is null || div is null || square == div || square.Domain.Length != 0 || div.Domain.Length != 0) return false;
         if (square.OpType == "Pow" ? !(fg.ScalarConstant(square.Inputs[1], out float e) && e == 2f) : square.Inputs[1] != d) return false;
 
-        var variance = fg.SoleConsumer(square.Outputs[0], "ReduceMean");
-        if (variance is null || TrailingAxis(fg, model, variance, rank) != axis) return false;
-        var addEps = fg.SoleConsumer(variance.Outputs[0], "Add");
+        var variance = fg.SoleReader(square.Outputs[0], "ReduceMean");
+        if (variance is null || FusionHelpers.TrailingAxis(fg, variance, rank) != axis) return false;
+        var addEps = fg.SoleReader(variance.Outputs[0], "Add");
         if (addEps is null || !fg.SplitScalar(addEps, out string v, out float eps) || v != variance.Outputs[0] || !(eps >= 0)) return false;
-        var sqrt = fg.SoleConsumer(addEps.Outputs[0], "Sqrt");
-        if (sqrt is null || div.Inputs[1] != sqrt.Outputs[0] || fg.SoleConsumer(sqrt.Outputs[0], "Div") != div) return false;
+        var sqrt = fg.SoleReader(addEps.Outputs[0], "Sqrt");
+        if (sqrt is null || div.Inputs[1] != sqrt.Outputs[0] || fg.SoleReader(sqrt.Outputs[0], "Div") != div) return false;
 
         var pattern = new List<Node> { mean, sub, square, variance, addEps, sqrt, div };
         Node last = div;
         int normDims = -axis.Value;
         string? gamma = null, beta = null;
-        if (fg.SoleConsumer(div.Outputs[0], "Mul") is { } mul && FusionGraph.Other(mul, div.Outputs[0]) is { } g && Affine(fg, xt, g, normDims))
+        if (fg.SoleReader(div.Outputs[0], "Mul") is { } mul && FusionHelpers.Other(mul, div.Outputs[0]) is { } g && Affine(fg, xt, g, normDims))
         {
             gamma = g;
             pattern.Add(mul);
             last = mul;
-            if (fg.SoleConsumer(mul.Outputs[0], "Add") is { } add && FusionGraph.Other(add, mul.Outputs[0]) is { } b && Affine(fg, xt, b, normDims))
+            if (fg.SoleReader(mul.Outputs[0], "Add") is { } add && FusionHelpers.Other(add, mul.Outputs[0]) is { } b && Affine(fg, xt, b, normDims))
             {
                 beta = b;
                 pattern.Add(add);
                 last = add;
             }
         }
-        if (!fg.Internal(pattern, last)) return false;
+        if (!fg.IsSelfContained(pattern, last)) return false;
 
         if (gamma is null)
         {
             // LayerNormalization needs a scale: a scalar one broadcasts over the normalised dimensions.
-            gamma = UniqueName(model.Graph, (last.Name.Length > 0 ? last.Name : last.Outputs[0]) + "/ones");
             var one = xt?.ElementType == DataType.Double ? Tensor.Create(new double[] { 1.0 }, 1) : Tensor.Create(new float[] { 1f }, 1);
-            model.Graph.Initializers[gamma] = one;
+            gamma = fg.AddInitializer((last.Name.Length > 0 ? last.Name : last.Outputs[0]) + "/ones", one);
         }
         var inputs = beta is null ? new[] { x, gamma } : [x, gamma, beta];
         var ln = new Node("LayerNormalization", inputs, [last.Outputs[0]], GeluFusion.FusedName(last, "LayerNorm"), FusedOps.Domain,
             [NodeAttribute.Of("axis", (long)axis.Value), NodeAttribute.Of("epsilon", eps)]);
-        fg.Replace(pattern, last, ln);
+        fg.ReplaceSubgraph(pattern, last, ln);
         return true;
     }
 
@@ -116,9 +91,9 @@ public sealed class LayerNormFusion : IGraphPass
     /// Whether a constant scale or shift broadcasts into the normalised dimensions without enlarging the result:
     /// no more dimensions than normalised ones, each 1 or equal to x's (when x's shape is known).
     /// </summary>
-    private static bool Affine(FusionGraph fg, TensorType? xt, string name, int normDims)
+    private static bool Affine(GraphEditor fg, TensorType? xt, string name, int normDims)
     {
-        var t = fg.Constant(name);
+        var t = fg.ConstantValue(name);
         if (t is null || t.Rank > normDims || t.ElementType != (xt?.ElementType ?? t.ElementType)) return false;
         if (t.ElementType is not (DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16)) return false;
         if (xt?.Shape is not { } shape) return t.Length == 1;
@@ -128,13 +103,5 @@ public sealed class LayerNormFusion : IGraphPass
             if (t.Shape[i] != 1 && (!dim.IsKnown || dim.Value != t.Shape[i])) return false;
         }
         return true;
-    }
-
-    internal static string UniqueName(Graph g, string stem)
-    {
-        var taken = g.DefinedNames();
-        string name = stem;
-        for (int i = 1; taken.Contains(name); i++) name = $"{stem}_{i}";
-        return name;
     }
 }

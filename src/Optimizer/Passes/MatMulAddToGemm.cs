@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -12,39 +13,33 @@ public sealed class MatMulAddToGemm : IGraphPass
     public string Name => "MatMulAddToGemm";
     public OptimizationLevel Level => OptimizationLevel.Extended;
 
+    private static readonly OpPattern s_pattern = Pattern.Op("Add",
+            Pattern.Op("MatMul", Pattern.Any("a"), Pattern.Const("b", t => t is { ElementType: DataType.Float, Rank: 2 })).As("mm"),
+            Pattern.Const("c", t => t is { ElementType: DataType.Float, Rank: <= 2 }))
+        .Commutative();
+
     public PassResult Run(Model model)
     {
         var g = model.Graph;
         // Gemm's C broadcasts only from opset 7.
         if (model.OpsetFor("") < 7 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "MatMul"))) return PassResult.Unchanged;
         FusionHelpers.InferTypes(model);
-        var ix = new GraphIndex(g);
-        var dead = new HashSet<Node>();
-        var replace = new Dictionary<Node, Node>();
-        foreach (var mm in g.Nodes)
+        var ed = new GraphEditor(g);
+        int fused = 0;
+        foreach (var m in s_pattern.MatchAll(ed).ToList())
         {
-            if (!FusionHelpers.IsStandard(mm, "MatMul") || mm.Inputs.Count != 2 || mm.Outputs.Count != 1) continue;
-            if (ix.Constant(mm.Inputs[1]) is not { ElementType: DataType.Float, Rank: 2 } b) continue;
-            var aType = FusionHelpers.TensorTypeOf(g, mm.Inputs[0]);
-            if (aType is not { ElementType: DataType.Float, Shape.Length: 2 }) continue;
-            var y = mm.Outputs[0];
-            if (ix.SoleReader(y) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
-            if (add.Inputs.Count != 2 || add.Outputs.Count != 1) continue;
-            var cName = add.Inputs[0] == y ? add.Inputs[1] : add.Inputs[0];
-            if (ix.Constant(cName) is not { ElementType: DataType.Float } c || c.Rank > 2) continue;
+            var mm = m.Node("mm");
+            if (ed.TensorTypeOf(m["a"]) is not { ElementType: DataType.Float, Shape: [var rows, _] }) continue;
+            var b = ed.ConstantValue(m["b"])!;
+            var c = ed.ConstantValue(m["c"])!;
             int n = b.Shape[1];
-            var m = aType.Shape![0];
             bool lastOk = c.Rank == 0 || c.Shape[^1] == n || c.Shape[^1] == 1;
-            bool firstOk = c.Rank < 2 || c.Shape[0] == 1 || (m.IsKnown && c.Shape[0] == m.Value);
+            bool firstOk = c.Rank < 2 || c.Shape[0] == 1 || (rows.IsKnown && c.Shape[0] == rows.Value);
             if (!lastOk || !firstOk) continue;
-            var gemm = new Node("Gemm", [mm.Inputs[0], mm.Inputs[1], cName], add.Outputs, mm.Name, "");
-            replace[add] = gemm;
-            dead.Add(mm);
+            ed.ReplaceSubgraph(m.Nodes, m.Root, new Node("Gemm", [m["a"], m["b"], m["c"]], m.Root.Outputs, mm.Name, ""));
+            fused++;
         }
-        if (dead.Count == 0) return PassResult.Unchanged;
-        var kept = g.Nodes.Where(n => !dead.Contains(n)).Select(n => replace.GetValueOrDefault(n, n)).ToList();
-        g.Nodes.Clear();
-        g.Nodes.AddRange(kept);
-        return new PassResult(2 * dead.Count, dead.Count, Detail: $"{dead.Count} MatMul+Add -> Gemm");
+        if (fused == 0) return PassResult.Unchanged;
+        return ed.Commit(detail: $"{fused} MatMul+Add -> Gemm");
     }
 }

@@ -1,3 +1,4 @@
+using NetOnnx.Optimizer.Patterns;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Optimizer.Passes;
@@ -17,25 +18,24 @@ public sealed class SkipLayerNormFusion : IGraphPass
     public PassResult Run(Model model)
     {
         if (!model.Graph.Nodes.Any(IsFusedLayerNorm)) return PassResult.Unchanged;
-        FusionGraph.InferTypes(model);
-        var fg = new FusionGraph(model.Graph);
+        FusionHelpers.InferTypes(model);
+        var fg = new GraphEditor(model.Graph);
         int fused = 0;
         foreach (var n in model.Graph.Nodes)
-            if (IsFusedLayerNorm(n) && !fg.Claimed(n) && TryFuse(fg, n)) fused++;
+            if (IsFusedLayerNorm(n) && !fg.IsRemoved(n) && TryFuse(fg, n)) fused++;
         if (fused == 0) return PassResult.Unchanged;
-        var (removed, added) = fg.Apply();
-        return new PassResult(removed, added, Detail: $"{fused} SkipLayerNormalization");
+        return fg.Commit(detail: $"{fused} SkipLayerNormalization");
     }
 
     private static bool IsFusedLayerNorm(Node n) => n.OpType == "LayerNormalization" && n.Domain == FusedOps.Domain;
 
-    private static bool TryFuse(FusionGraph fg, Node ln)
+    private static bool TryFuse(GraphEditor fg, Node ln)
     {
         if (ln.Outputs.Count != 1 || ln.Inputs.Count < 2) return false;
         var add = fg.Producer(ln.Inputs[0], "Add");
         if (add is null || add.Inputs.Count != 2 || add.Inputs[0].Length == 0 || add.Inputs[1].Length == 0) return false;
-        var a = fg.TypeOf(add.Inputs[0]);
-        var b = fg.TypeOf(add.Inputs[1]);
+        var a = fg.TensorTypeOf(add.Inputs[0]);
+        var b = fg.TensorTypeOf(add.Inputs[1]);
         if (a is not { ElementType: DataType.Float, Shape: { Length: >= 1 } sa } || b is not { ElementType: DataType.Float, Shape: { } sb }) return false;
         if (!SameShape(sa, sb)) return false;
         long axis = ln.GetInt("axis", -1);
@@ -50,8 +50,8 @@ public sealed class SkipLayerNormFusion : IGraphPass
         var fusedNode = new Node("SkipLayerNormalization", inputs, outputs, GeluFusion.FusedName(ln, "Skip"), FusedOps.Domain,
             [NodeAttribute.Of("epsilon", ln.GetFloat("epsilon", 1e-5f))]);
         // The fused node takes the Add's place when the sum is read elsewhere, so the sum is defined before its other readers.
-        if (sumReadElsewhere) fg.Replace([add, ln], add, fusedNode);
-        else fg.Replace([add, ln], ln, fusedNode);
+        if (sumReadElsewhere) fg.ReplaceSubgraph([add, ln], add, fusedNode);
+        else fg.ReplaceSubgraph([add, ln], ln, fusedNode);
         return true;
     }
 

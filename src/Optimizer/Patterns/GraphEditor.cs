@@ -15,6 +15,7 @@ public sealed class GraphEditor
     private readonly HashSet<string> _graphInputs;
     private readonly HashSet<Node> _removed = new(ReferenceEqualityComparer.Instance);
     private readonly List<(Node Before, Node Added)> _inserted = [];
+    private HashSet<string>? _defined;
 
     public Graph Graph { get; }
     public int NodesRemoved { get; private set; }
@@ -66,6 +67,94 @@ public sealed class GraphEditor
     public bool HasSingleConsumer(string name) => !IsGraphOutput(name) && Consumers(name).Count == 1;
 
     public bool IsRemoved(Node n) => _removed.Contains(n);
+
+    /// <summary>The live standard-domain node of type <paramref name="opType"/> producing the value, else null.</summary>
+    public Node? Producer(string name, string opType) =>
+        Producer(name) is { } n && n.OpType == opType && n.Domain.Length == 0 ? n : null;
+
+    /// <summary>
+    /// How many times live nodes read the value: each input slot counts, and so does each subgraph reading it.
+    /// A node reading a value twice (Mul(x, x)) is two reads.
+    /// </summary>
+    public int ReadCount(string name)
+    {
+        int count = 0;
+        foreach (var n in Consumers(name))
+        {
+            foreach (var i in n.Inputs) if (i == name) count++;
+            foreach (var sg in Graph.Subgraphs(n)) if (sg.OuterScopeReads().Contains(name)) count++;
+        }
+        return count;
+    }
+
+    /// <summary>The one live node reading the value, once, when the value is no graph output: it may then be fused away.</summary>
+    public Node? SoleReader(string name)
+    {
+        if (IsGraphOutput(name)) return null;
+        var c = Consumers(name);
+        return c.Count == 1 && ReadCount(name) == 1 ? c[0] : null;
+    }
+
+    /// <summary><see cref="SoleReader"/> when that reader is a standard-domain <paramref name="opType"/> node.</summary>
+    public Node? SoleReader(string name, string opType) =>
+        SoleReader(name) is { } n && n.OpType == opType && n.Domain.Length == 0 ? n : null;
+
+    /// <summary>
+    /// The value of a one-element float (or double) constant of rank 0 or 1 (a higher-rank one could broadcast a
+    /// pattern's result to a larger rank than the fused node makes).
+    /// </summary>
+    public bool ScalarConstant(string name, out float value)
+    {
+        value = 0;
+        if (ConstantValue(name) is not { Length: 1, Rank: <= 1 } t) return false;
+        switch (t.ElementType)
+        {
+            case DataType.Float: value = t.ReadOnlySpan<float>()[0]; return true;
+            case DataType.Double: value = (float)t.ReadOnlySpan<double>()[0]; return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>For a binary node with one scalar-constant operand, the other operand and the constant.</summary>
+    public bool SplitScalar(Node n, out string operand, out float value)
+    {
+        operand = ""; value = 0;
+        if (n.Inputs.Count != 2) return false;
+        if (ScalarConstant(n.Inputs[1], out value)) { operand = n.Inputs[0]; return true; }
+        if (ScalarConstant(n.Inputs[0], out value)) { operand = n.Inputs[1]; return true; }
+        return false;
+    }
+
+    /// <summary>Whether every value the subgraph's nodes other than <paramref name="last"/> produce is read only inside it.</summary>
+    public bool IsSelfContained(IReadOnlyCollection<Node> nodes, Node last)
+    {
+        foreach (var n in nodes)
+        {
+            if (ReferenceEquals(n, last)) continue;
+            foreach (var o in n.Outputs)
+            {
+                if (o.Length == 0) continue;
+                if (IsGraphOutput(o)) return false;
+                foreach (var c in Consumers(o)) if (!nodes.Contains(c)) return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Replaces a matched subgraph by one node, placed where <paramref name="last"/> was.</summary>
+    public void ReplaceSubgraph(IEnumerable<Node> nodes, Node last, Node fused)
+    {
+        foreach (var n in nodes) if (!ReferenceEquals(n, last)) Remove(n);
+        Replace(last, fused);
+    }
+
+    /// <summary>Adds an initializer under a fresh name (originals may be shared, so passes never edit them).</summary>
+    public string AddInitializer(string stem, Tensor t)
+    {
+        var name = FreshName(stem);
+        Graph.Initializers[name] = t;
+        return name;
+    }
 
     public TensorType? TensorTypeOf(string name) => Graph.TypeOf(name) as TensorType;
 
@@ -159,16 +248,15 @@ public sealed class GraphEditor
         if (Graph.ValueTypes.Remove(from, out var t) && !Graph.ValueTypes.ContainsKey(to)) Graph.ValueTypes[to] = t;
     }
 
-    /// <summary>A value name not used anywhere in the graph, from a readable stem.</summary>
+    /// <summary>A value name not used anywhere in the graph (nor handed out before), from a readable stem.</summary>
     public string FreshName(string stem)
     {
-        var defined = Graph.DefinedNames();
-        if (!defined.Contains(stem) && !_consumers.ContainsKey(stem)) return stem;
-        for (int k = 1; ; k++)
-        {
-            var name = $"{stem}_{k}";
-            if (!defined.Contains(name) && !_consumers.ContainsKey(name) && !_producers.ContainsKey(name)) return name;
-        }
+        _defined ??= Graph.DefinedNames();
+        bool Taken(string n) => _defined.Contains(n) || _consumers.ContainsKey(n) || _producers.ContainsKey(n) || Graph.Initializers.ContainsKey(n);
+        var name = stem;
+        for (int k = 1; Taken(name); k++) name = $"{stem}_{k}";
+        _defined.Add(name);
+        return name;
     }
 
     /// <summary>Applies removals and insertions to <see cref="Graph.Nodes"/> and returns what changed.</summary>
@@ -183,6 +271,10 @@ public sealed class GraphEditor
                 if (!_removed.Contains(n)) result.Add(n);
             }
             foreach (var (before, added) in _inserted) if (before is null && !_removed.Contains(added)) result.Add(added);
+            // Values only removed nodes made are gone: drop their stale type annotations.
+            var live = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var n in result) foreach (var o in n.Outputs) live.Add(o);
+            foreach (var n in _removed) foreach (var o in n.Outputs) if (!live.Contains(o)) Graph.ValueTypes.Remove(o);
             Graph.Nodes.Clear();
             Graph.Nodes.AddRange(result);
         }

@@ -11,6 +11,8 @@ public sealed class Node
     public List<string> Outputs { get; }
     public Dictionary<string, NodeAttribute> Attributes { get; }
     public string? DocString { get; set; }
+    /// <summary>Which overload of a model-local function the node calls (NodeProto.overload, IR 10); "" for none.</summary>
+    public string Overload { get; set; } = "";
 
     public Node(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, string name = "", string domain = "",
         IEnumerable<NodeAttribute>? attributes = null)

@@ -304,9 +304,16 @@ public static class ShapeRules
         if (inputs.Length == 0 || inputs[0] is not TensorType x) return outs;
         switch (node.OpType)
         {
-            case "Gelu" or "LayerNormalization":
+            case "Gelu" or "LayerNormalization" or "RMSNormalization":
                 outs[0] = x;
                 break;
+            case "FusedMatMul" when inputs.Length > 1 && inputs[1] is TensorType b && x.Shape is { Length: >= 2 } sa && b.Shape is { Length: >= 2 } sb:
+            {
+                bool ta = node.GetInt("transA", 0) != 0, tb = node.GetInt("transB", 0) != 0;
+                var dims = new List<Dim>(BroadcastDims([sa[..^2], sb[..^2]]) ?? []) { ta ? sa[^1] : sa[^2], tb ? sb[^2] : sb[^1] };
+                outs[0] = new TensorType(x.ElementType, dims.ToArray());
+                break;
+            }
             case "SkipLayerNormalization":
                 for (int i = 0; i < outs.Length; i++) outs[i] = x;
                 break;

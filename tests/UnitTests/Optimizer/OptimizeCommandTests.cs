@@ -4,6 +4,7 @@ using NetOnnx.OnnxImport.Proto;
 using NetOnnx.Runtime;
 using NetOnnx.Tools;
 using Xunit;
+using Ort = Microsoft.ML.OnnxRuntime;
 using static NetOnnx.Tests.TestModels;
 
 namespace NetOnnx.Tests;
@@ -120,6 +121,43 @@ public class OptimizeCommandTests
             var m = OnnxModelLoader.Load(portable);
             Assert.All(m.Graph.Nodes, n => Assert.Equal("", n.Domain));
             Assert.Equal(["Conv", "Relu"], m.Graph.Nodes.Select(n => n.OpType));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void OutputWithFusedNodesLoadsInOnnxRuntime()
+    {
+        // Conv + Relu -> com.netonnx FusedConv, which ONNX Runtime knows only through the written function body.
+        var g = new GraphProto { Name = "fused" };
+        g.Input.Add(Info("x", 1, 1, 1, 4, 4));
+        g.Output.Add(Info("y", 1, 1, 2, 4, 4));
+        g.Initializer.Add(FloatTensor("w", Enumerable.Range(0, 18).Select(i => (i % 5 - 2) * 0.25f).ToArray(), 2, 1, 3, 3));
+        var conv = NodeOf("Conv", ["x", "w"], ["c"], "conv");
+        conv.Attribute.Add(new AttributeProto { Name = "pads", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1, 1, 1, 1 } });
+        g.Node.Add(conv);
+        g.Node.Add(NodeOf("Relu", ["c"], ["y"], "relu"));
+        var dir = Directory.CreateTempSubdirectory("netonnx-opt-");
+        try
+        {
+            var input = Path.Combine(dir.FullName, "in.onnx");
+            var output = Path.Combine(dir.FullName, "out.onnx");
+            File.WriteAllBytes(input, TestModels.Model(g, opset: 13).ToByteArray());
+            var (code, stdout, err) = Run("optimize", input, "-o", output, "--level", "all");
+            Assert.True(code == 0, err);
+            Assert.Contains("1 model-local functions", stdout);
+            Assert.Equal(["FusedConv"], OnnxModelLoader.Load(output).Graph.Nodes.Select(n => n.OpType));
+
+            var x = Enumerable.Range(0, 16).Select(i => MathF.Cos(i * 0.7f)).ToArray();
+            using var plain = new InferenceSession(input, new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+            var want = plain.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(x, 1, 1, 4, 4) })["y"].ToArray<float>();
+            using var so = new Ort.SessionOptions { GraphOptimizationLevel = Ort.GraphOptimizationLevel.ORT_DISABLE_ALL };
+            using var ort = new Ort.InferenceSession(output, so);
+            using var feed = Ort.OrtValue.CreateTensorValueFromMemory(x, [1, 1, 4, 4]);
+            using var results = ort.Run(new Ort.RunOptions(), new Dictionary<string, Ort.OrtValue> { ["x"] = feed }, ort.OutputNames);
+            var got = results[0].GetTensorDataAsSpan<float>().ToArray();
+            Assert.Equal(want.Length, got.Length);
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-5f, $"y[{i}]: {got[i]} in ONNX Runtime, {want[i]} unfused");
         }
         finally { dir.Delete(recursive: true); }
     }

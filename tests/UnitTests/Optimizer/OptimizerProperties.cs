@@ -10,7 +10,8 @@ public class OptimizerProperties
 {
     /// <summary>
     /// A random chain over one input: Add/Mul with constants, Relu, Identity, Transpose (alone or with its inverse), Reshape (static, with
-    /// -1, or through Shape), with duplicated branches for CSE and sometimes an Identity as the graph output.
+    /// -1, or through Shape), MatMul of a last-two-dims transpose with its source (Transpose folding), with duplicated
+    /// branches for CSE and sometimes an Identity as the graph output.
     /// </summary>
     private static Model RandomChain(int seed)
     {
@@ -27,7 +28,7 @@ public class OptimizerProperties
         for (int s = 0; s < steps; s++)
         {
             string o = Fresh();
-            switch (rng.Next(9))
+            switch (rng.Next(10))
             {
                 case 0 or 1:
                 {
@@ -65,6 +66,17 @@ public class OptimizerProperties
                     string sh = Fresh();
                     nodes.Add(N("Shape", [cur], [sh]));
                     nodes.Add(N("Reshape", [cur, sh], [o]));
+                    break;
+                }
+                case 8 when shape.Length >= 2:
+                {
+                    // MatMul(x^T, x) over the last two dims: [.., m, n] -> [.., n, n]; the transpose folds into the product.
+                    var perm = Enumerable.Range(0, shape.Length).Select(i => (long)i).ToArray();
+                    (perm[^1], perm[^2]) = (perm[^2], perm[^1]);
+                    string t = Fresh();
+                    nodes.Add(N("Transpose", [cur], [t], NodeAttribute.Of("perm", perm)));
+                    nodes.Add(N("MatMul", [t, cur], [o]));
+                    shape = [.. shape[..^2], shape[^1], shape[^1]];
                     break;
                 }
                 case 7:

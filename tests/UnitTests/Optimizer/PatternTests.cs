@@ -149,4 +149,40 @@ public class PatternTests
         using var s = new InferenceSession(m, new SessionOptions { OptimizationLevel = OptimizationLevel.None });
         return s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(x, 1, 2) })["y"].ToArray<float>();
     }
+
+    [Fact]
+    public void SoleReaderCountsEveryReadAndFreshNamesAreNeverHandedOutTwice()
+    {
+        // s = Sigmoid(x); y = Mul(s, s): one reader node, two reads, so s may not be fused away as a private value.
+        var m = Model([F("x", 2)], [F("y", 2), F("r", 2)],
+            [N("Sigmoid", ["x"], ["s"]), N("Mul", ["s", "s"], ["y"]), N("Relu", ["x"], ["q"]), N("Neg", ["q"], ["r"])]);
+        var ed = new GraphEditor(m.Graph);
+        Assert.Equal(2, ed.ReadCount("s"));
+        Assert.Null(ed.SoleReader("s"));
+        Assert.Equal("Neg", ed.SoleReader("q", "Neg")?.OpType);
+        Assert.Null(ed.SoleReader("q", "Abs"));
+        Assert.Null(ed.SoleReader("r")); // a graph output
+        var a = ed.FreshName("s");
+        var b = ed.FreshName("s");
+        Assert.NotEqual("s", a);
+        Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void ReplaceSubgraphPutsTheFusedNodeInPlaceAndDropsStaleTypes()
+    {
+        var m = Model([F("x", 2)], [F("y", 2)], [N("Relu", ["x"], ["a"]), N("Neg", ["a"], ["b"]), N("Abs", ["b"], ["y"])]);
+        m.Graph.ValueTypes["a"] = OnnxType.Tensor(DataType.Float, Dim.Known(2));
+        m.Graph.ValueTypes["b"] = OnnxType.Tensor(DataType.Float, Dim.Known(2));
+        var ed = new GraphEditor(m.Graph);
+        var relu = m.Graph.Nodes[0];
+        var neg = m.Graph.Nodes[1];
+        Assert.True(ed.IsSelfContained([relu, neg], neg));
+        ed.ReplaceSubgraph([relu, neg], neg, N("Elu", ["x"], ["b"]));
+        var r = ed.Commit();
+        Assert.Equal((2, 1), (r.NodesRemoved, r.NodesAdded));
+        Assert.Equal(["Elu", "Abs"], m.Graph.Nodes.Select(n => n.OpType));
+        Assert.False(m.Graph.ValueTypes.ContainsKey("a")); // nothing makes it any more
+        Assert.True(m.Graph.ValueTypes.ContainsKey("b"));  // the fused node makes it
+    }
 }

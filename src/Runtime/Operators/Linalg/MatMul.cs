@@ -15,8 +15,11 @@ internal sealed class MatMulPlan
 
     public int Count => AOffsets.Length;
 
-    /// <summary>Numpy matmul semantics: 1-D operands are promoted and the promoted dimension dropped again.</summary>
-    public static MatMulPlan Create(int[] a, int[] b)
+    /// <summary>
+    /// Numpy matmul semantics: 1-D operands are promoted and the promoted dimension dropped again. With
+    /// <paramref name="mergeSharedB"/>, a B shared by every product turns A's batches into one tall product.
+    /// </summary>
+    public static MatMulPlan Create(int[] a, int[] b, bool mergeSharedB = true)
     {
         if (a.Length == 0 || b.Length == 0) throw new ArgumentException("MatMul operands must have rank >= 1, got a scalar");
         int[] a2 = a.Length == 1 ? [1, a[0]] : a;
@@ -33,7 +36,7 @@ internal sealed class MatMulPlan
 
         int count = ShapeMath.Size(batch);
         int sizeB = ShapeMath.Size(batchB);
-        if (sizeB == 1 && count > 0)
+        if (mergeSharedB && sizeB == 1 && count > 0)
         {
             // B is shared by every product: A's batches are consecutive rows, so one tall product covers all.
             p.M *= count;

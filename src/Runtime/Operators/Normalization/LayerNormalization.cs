@@ -72,8 +72,12 @@ public sealed class LayerNormalization : OpKernel
     }
 }
 
-/// <summary>RMSNormalization (opset 23): y = x / sqrt(mean(x^2) + epsilon) * scale over the dimensions from axis on.</summary>
+/// <summary>
+/// RMSNormalization (opset 23): y = x / sqrt(mean(x^2) + epsilon) * scale over the dimensions from axis on. Also
+/// serves the optimizer's fused RMSNormalization in the internal domain, for models whose opset predates it.
+/// </summary>
 [OpKernel("RMSNormalization", 23)]
+[OpKernel("RMSNormalization", 1, Domain = FusedOps.Domain)]
 public sealed class RmsNormalization : OpKernel
 {
     private readonly long _axis;
