@@ -52,15 +52,57 @@ public static class SeqMath
     public static void MatMulTransB<T>(ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc,
         int m, int n, int k, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < m; i++)
+        for (int i = 0; i < m; i++) MatVecTransB(a.Slice(i * lda, k), b, ldb, c.Slice(i * ldc, n), n, k, accumulate);
+    }
+
+    /// <summary>
+    /// c[j] (+)= sum_p a[p]*B[j,p] for j &lt; n (B row stride ldb). Four rows at a time, so each vector of a feeds
+    /// four multiply-adds and four independent sums hide the add latency (an LSTM step is two of these).
+    /// </summary>
+    public static void MatVecTransB<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, int ldb, Span<T> c, int n, int k, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n == 0) return;
+        if (a.Length < k || c.Length < n || b.Length < (long)(n - 1) * ldb + k)
+            throw new ArgumentException($"MatVecTransB: spans too short for n={n}, k={k}, ldb={ldb}");
+        int j = 0;
+        int vc = Vector<T>.Count;
+        if (Vector.IsHardwareAccelerated && k >= vc)
         {
-            var ar = a.Slice(i * lda, k);
-            var cr = c.Slice(i * ldc, n);
-            for (int j = 0; j < n; j++)
+            int kv = k - k % vc;
+            ref T ar = ref MemoryMarshal.GetReference(a);
+            for (; j + 4 <= n; j += 4)
             {
-                T d = Dot(ar, b.Slice(j * ldb, k));
-                cr[j] = accumulate ? cr[j] + d : d;
+                ref T b0 = ref MemoryMarshal.GetReference(b.Slice(j * ldb, k));
+                ref T b1 = ref MemoryMarshal.GetReference(b.Slice((j + 1) * ldb, k));
+                ref T b2 = ref MemoryMarshal.GetReference(b.Slice((j + 2) * ldb, k));
+                ref T b3 = ref MemoryMarshal.GetReference(b.Slice((j + 3) * ldb, k));
+                Vector<T> s0 = Vector<T>.Zero, s1 = s0, s2 = s0, s3 = s0;
+                for (int p = 0; p < kv; p += vc)
+                {
+                    var av = Vector.LoadUnsafe(ref ar, (nuint)p);
+                    s0 += av * Vector.LoadUnsafe(ref b0, (nuint)p);
+                    s1 += av * Vector.LoadUnsafe(ref b1, (nuint)p);
+                    s2 += av * Vector.LoadUnsafe(ref b2, (nuint)p);
+                    s3 += av * Vector.LoadUnsafe(ref b3, (nuint)p);
+                }
+                T d0 = Vector.Sum(s0), d1 = Vector.Sum(s1), d2 = Vector.Sum(s2), d3 = Vector.Sum(s3);
+                for (int p = kv; p < k; p++)
+                {
+                    T av = a[p];
+                    d0 += av * b[j * ldb + p];
+                    d1 += av * b[(j + 1) * ldb + p];
+                    d2 += av * b[(j + 2) * ldb + p];
+                    d3 += av * b[(j + 3) * ldb + p];
+                }
+                if (accumulate) { c[j] += d0; c[j + 1] += d1; c[j + 2] += d2; c[j + 3] += d3; }
+                else { c[j] = d0; c[j + 1] = d1; c[j + 2] = d2; c[j + 3] = d3; }
             }
+        }
+        for (; j < n; j++)
+        {
+            T d = Dot(a.Slice(0, k), b.Slice(j * ldb, k));
+            c[j] = accumulate ? c[j] + d : d;
         }
     }
 
