@@ -20,6 +20,8 @@ public sealed class Session : IDisposable
     public IReadOnlyList<ValueInfo> Outputs { get; }
     /// <summary>Bytes of intermediate buffers the last run allocated (the run-time counterpart of PlannedPeakBytes).</summary>
     public long LastRunAllocatedBytes { get; private set; }
+    /// <summary>Peak bytes of intermediate buffers live at once in the last run (the actual counterpart of Plan.PlannedPeakBytes).</summary>
+    public long LastRunPeakBytes { get; private set; }
 
     public Session(Model model, SessionOptions? options = null)
     {
@@ -66,6 +68,7 @@ public sealed class Session : IDisposable
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var outs = Executor.Run(Plan, feed, null, run);
         LastRunAllocatedBytes = run.Pool.AllocatedBytes;
+        LastRunPeakBytes = run.Pool.PeakBytes;
         if (timings is not null)
             _profiles.Enqueue(new RunProfile(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, timings));
 
