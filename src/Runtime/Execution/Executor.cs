@@ -32,7 +32,7 @@ internal static class Executor
 {
     public static object?[] Run(ExecutionPlan plan, IReadOnlyList<object?> inputs, Frame? parent, RunState run)
     {
-        var values = new object?[plan.SlotNames.Length];
+        var values = run.Pool.RentSlots(plan.SlotNames.Length);
         var frame = new Frame { Plan = plan, Values = values, Parent = parent, Run = run };
         for (int i = 0; i < plan.Constants.Length; i++) values[i] = plan.Constants[i];
         for (int i = 0; i < plan.OuterSlots.Length; i++)
@@ -44,9 +44,11 @@ internal static class Executor
             if (inputs[i] is not null) values[plan.InputSlots[i]] = inputs[i];
 
         var sw = run.Timings is null ? null : new Stopwatch();
+        KernelContext? ctx = null;
         foreach (var step in plan.Steps)
         {
-            var ctx = new KernelContext(frame, step);
+            if (ctx is null) ctx = new KernelContext(frame, step);
+            else ctx.MoveTo(step);
             sw?.Restart();
             try
             {
@@ -87,6 +89,7 @@ internal static class Executor
             foreach (var o in outs) run.Pool.AddRef(o);
             foreach (int s in plan.ProducedOutputSlots) run.Pool.Release(values[s]);
         }
+        run.Pool.ReturnSlots(values);
         return outs;
     }
 
