@@ -30,7 +30,8 @@ public static class Comparison
         int rounds = 30, warmup = 5, warmupMs = 2000;
         string format = "table";
         string? markdown = null;
-        bool memory = true, ortSpinning = false;
+        bool memory = true, ortSpinning = true;
+        int block = 5;
         var level = Runtime.OptimizationLevel.All;
         for (int i = 0; i < args.Length; i++)
         {
@@ -45,7 +46,8 @@ public static class Comparison
                 case "--level": level = Enum.Parse<Runtime.OptimizationLevel>(Next(), ignoreCase: true); break;
                 case "--markdown": markdown = Next(); break;
                 case "--no-memory": memory = false; break;
-                case "--ort-spinning": ortSpinning = true; break;
+                case "--ort-spinning": ortSpinning = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--ort-spinning takes on or off, not '{v}'") }; break;
+                case "--block": block = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 default: models.Add(args[i]); break;
             }
         }
@@ -60,7 +62,7 @@ public static class Comparison
         int failures = 0;
         // The first measurement in a process ran 3-4x slower for both engines (JIT tiering still under way on a
         // loaded host), whichever model came first; one throw-away pass keeps that out of the table.
-        try { Measure(models[0], threads[0], 5, warmup, warmupMs, level, ortSpinning); }
+        try { Measure(models[0], threads[0], 5, warmup, warmupMs, level, ortSpinning, block); }
         catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException
             or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { /* reported by the real pass below */ }
         foreach (var m in models)
@@ -69,7 +71,7 @@ public static class Comparison
                 Row r;
                 try
                 {
-                    r = Measure(m, t, rounds, warmup, warmupMs, level, ortSpinning);
+                    r = Measure(m, t, rounds, warmup, warmupMs, level, ortSpinning, block);
                     if (memory)
                         r = r with { OursMemory = MemoryProbe.Measure("ours", m, t, 5, level), OrtMemory = MemoryProbe.Measure("ort", m, t, 5, level) };
                 }
@@ -90,7 +92,7 @@ public static class Comparison
         if (markdown is not null && rows.Count > 0)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdown))!);
-            File.WriteAllText(markdown, Markdown(rows, args, rounds, ortSpinning, memory));
+            File.WriteAllText(markdown, Markdown(rows, args, rounds, ortSpinning, block, memory));
             Console.WriteLine($"wrote {markdown}");
         }
         return failures == 0 ? 0 : 1;
@@ -107,7 +109,7 @@ public static class Comparison
         _ => $"{b / 1024.0:F1} KiB",
     };
 
-    private static string Markdown(List<Row> rows, string[] args, int rounds, bool ortSpinning, bool memory)
+    private static string Markdown(List<Row> rows, string[] args, int rounds, bool ortSpinning, int block, bool memory)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture; // numbers in the file read the same everywhere
         var sb = new System.Text.StringBuilder();
@@ -119,9 +121,17 @@ public static class Comparison
         sb.AppendLine();
         sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, " +
             $"ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version} (intra-op spinning {(ortSpinning ? "on" : "off")}). " +
-            $"Runs of the two engines alternate in one process ({rounds} rounds after a warm-up of at least 2 s); medians in ms; " +
+            (block > 1
+                ? $"The two engines alternate in one process in blocks of {block} measured runs, each block led by one unmeasured run, so neither engine's idle workers (ORT's spin after its runs) fall on the other's measured runs; {rounds} measured runs each after a warm-up of at least 2 s; medians in ms; "
+                : $"Runs of the two engines alternate one by one in one process ({rounds} rounds after a warm-up of at least 2 s); medians in ms; ") +
             "ratio = ORT median / ours (above 1: we are faster). Outputs are checked against ORT's after warm-up " +
             $"(|ours - ORT| <= {Atol} + {Rtol}*|ORT|).");
+        if (File.Exists("/proc/loadavg"))
+        {
+            // Other processes' load skews latency (not the ratio's intent); say how busy the host was.
+            sb.AppendLine();
+            sb.AppendLine($"Host load average when the table was written (1/5/15 min): {string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3))}.");
+        }
         if (memory)
         {
             sb.AppendLine();
@@ -145,8 +155,13 @@ public static class Comparison
         return sb.ToString();
     }
 
+    /// <param name="block">
+    /// Runs per engine between switches. 1: strict alternation. Above 1, each block starts with one unmeasured run:
+    /// ORT's workers spin for a while after each of its runs (its default), and on a two-core machine that spin
+    /// would land on our next run; the lead-in run absorbs it (and ours, spinning ~100 us, likewise for ORT).
+    /// </param>
     public static Row Measure(string nameOrPath, int threads, int rounds, int warmup, int warmupMs,
-        Runtime.OptimizationLevel level = Runtime.OptimizationLevel.All, bool ortSpinning = false)
+        Runtime.OptimizationLevel level = Runtime.OptimizationLevel.All, bool ortSpinning = true, int block = 5)
     {
         string path = ZooModels.ModelPath(nameOrPath);
         using var ours = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = level });
@@ -158,11 +173,17 @@ public static class Comparison
         var (maxDiff, match) = CheckOutputs(ours.Run(inputs), ort.RunOutputs());
         var a = new double[rounds];
         var b = new double[rounds];
-        for (int i = 0; i < rounds; i++)
+        void Block(Action run, double[] into, int from)
+        {
+            if (block > 1) run();
+            for (int k = from; k < Math.Min(rounds, from + block); k++) into[k] = Time(run);
+        }
+        void Ours() => ours.Run(inputs);
+        for (int i = 0, n = 0; i < rounds; i += block, n++)
         {
             // Alternate which engine goes first so neither always runs on a cache the other warmed.
-            if (i % 2 == 0) { a[i] = Time(() => ours.Run(inputs)); b[i] = Time(ort.Run); }
-            else { b[i] = Time(ort.Run); a[i] = Time(() => ours.Run(inputs)); }
+            if (n % 2 == 0) { Block(Ours, a, i); Block(ort.Run, b, i); }
+            else { Block(ort.Run, b, i); Block(Ours, a, i); }
         }
         string name = Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } dn && Path.GetFileName(path) == "model.onnx" ? dn : Path.GetFileNameWithoutExtension(path);
         return new Row(name, threads, Median(a), Median(b), a.Min(), b.Min(), maxDiff, match);

@@ -49,7 +49,7 @@ public static class MemoryProbe
         }
         else if (engine == "ort")
         {
-            using var o = new OrtRunner(path, inputs, threads, spinning: false);
+            using var o = new OrtRunner(path, inputs, threads);
             for (int i = 0; i < 2 * runs; i++) o.Run();
             r = new Result(engine, Status("VmHWM") - baseline, Status("VmRSS") - baseline, 0, 0, 0);
         }

@@ -14,12 +14,12 @@ public sealed class OrtRunner : IDisposable
     private readonly string[] _outputNames;
 
     /// <param name="spinning">
-    /// ORT's intra-op workers spin after each parallel section by default. When runs of the two engines alternate
-    /// in one process, those spinning workers hold the cores our next run wants (and ours, spinning ~100 us, do
-    /// the same to ORT), so the comparison turns them off ("session.intra_op.allow_spinning" = "0"); pass true
-    /// to measure ORT as configured out of the box.
+    /// ORT's intra-op workers spin after each parallel section (its default, kept here). When runs of the two
+    /// engines alternate one by one, that spin holds the core our next run wants; `compare` avoids it with
+    /// blocks of runs rather than by turning spinning off, which would slow ORT's own runs
+    /// ("session.intra_op.allow_spinning" = "0" when false).
     /// </param>
-    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads, bool spinning = false)
+    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads, bool spinning = true)
     {
         var so = new Microsoft.ML.OnnxRuntime.SessionOptions
         {

@@ -4,7 +4,7 @@ namespace NetOnnx.Benchmarks;
 
 /// <summary>
 /// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--level none|basic|extended|all] [--format table|json]
-/// [--markdown FILE] [--no-memory] [--ort-spinning]`: quick alternating side-by-side against ONNX Runtime, with peak memory
+/// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N]`: quick alternating side-by-side against ONNX Runtime, with peak memory
 /// measured per engine in child processes (`memory-probe`). Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
 /// </summary>
 public static class Program
