@@ -107,6 +107,52 @@ public static class SeqMath
     }
 
     /// <summary>
+    /// Two vectors at once: c0[j] = a0·B[j], c1[j] = a1·B[j] for j &lt; n (B row stride ldb), so every row of B
+    /// is read once for both (convolutions with few output positions).
+    /// </summary>
+    public static void MatVec2TransB(ReadOnlySpan<float> a0, ReadOnlySpan<float> a1, ReadOnlySpan<float> b, int ldb,
+        Span<float> c0, Span<float> c1, int n, int k)
+    {
+        if (n == 0) return;
+        if (a0.Length < k || a1.Length < k || c0.Length < n || c1.Length < n || b.Length < (long)(n - 1) * ldb + k)
+            throw new ArgumentException($"MatVec2TransB: spans too short for n={n}, k={k}, ldb={ldb}");
+        int vc = Vector<float>.Count;
+        int kv = Vector.IsHardwareAccelerated ? k - k % vc : 0;
+        ref float r0 = ref MemoryMarshal.GetReference(a0);
+        ref float r1 = ref MemoryMarshal.GetReference(a1);
+        int j = 0;
+        for (; j + 2 <= n; j += 2)
+        {
+            ref float b0 = ref MemoryMarshal.GetReference(b.Slice(j * ldb, k));
+            ref float b1 = ref MemoryMarshal.GetReference(b.Slice((j + 1) * ldb, k));
+            Vector<float> s00 = Vector<float>.Zero, s01 = s00, s10 = s00, s11 = s00;
+            for (int p = 0; p < kv; p += vc)
+            {
+                var x0 = Vector.LoadUnsafe(ref r0, (nuint)p);
+                var x1 = Vector.LoadUnsafe(ref r1, (nuint)p);
+                var w0 = Vector.LoadUnsafe(ref b0, (nuint)p);
+                var w1 = Vector.LoadUnsafe(ref b1, (nuint)p);
+                s00 += x0 * w0; s01 += x0 * w1;
+                s10 += x1 * w0; s11 += x1 * w1;
+            }
+            float d00 = Vector.Sum(s00), d01 = Vector.Sum(s01), d10 = Vector.Sum(s10), d11 = Vector.Sum(s11);
+            for (int p = kv; p < k; p++)
+            {
+                float w0 = b[j * ldb + p], w1 = b[(j + 1) * ldb + p];
+                d00 += a0[p] * w0; d01 += a0[p] * w1;
+                d10 += a1[p] * w0; d11 += a1[p] * w1;
+            }
+            c0[j] = d00; c0[j + 1] = d01; c1[j] = d10; c1[j + 1] = d11;
+        }
+        for (; j < n; j++)
+        {
+            var row = b.Slice(j * ldb, k);
+            c0[j] = Dot(a0.Slice(0, k), row);
+            c1[j] = Dot(a1.Slice(0, k), row);
+        }
+    }
+
+    /// <summary>
     /// C[m,n] (+)= sum_k A[m,k]*B[k,n]: B row-major k×n with row stride ldb, done as row-axpys so the inner loop is contiguous.
     /// </summary>
     public static void MatMul<T>(ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc,

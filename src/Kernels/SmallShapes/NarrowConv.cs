@@ -54,21 +54,32 @@ public static class NarrowConv
         int yBase, int j0, int j1, int outSize, int kg, FusedActivation act)
     {
         int rows = j1 - j0;
-        var dots = ArrayPool<float>.Shared.Rent(rows);
+        var dots = ArrayPool<float>.Shared.Rent(2 * rows);
+        var d0 = dots.AsSpan(0, rows);
+        var d1 = dots.AsSpan(rows, rows);
         var wr = w.AsSpan(wBase + j0 * kg, rows * kg);
-        for (int pos = 0; pos < outSize; pos++)
+        for (int pos = 0; pos < outSize; pos += 2)
         {
-            SeqMath.MatVecTransB<float>(patches.AsSpan(pos * kg, kg), wr, kg, dots, rows, kg, false);
-            for (int r = 0; r < rows; r++)
+            // Positions in pairs: each weight row is read once for two patches.
+            bool pair = pos + 1 < outSize;
+            if (pair) SeqMath.MatVec2TransB(patches.AsSpan(pos * kg, kg), patches.AsSpan((pos + 1) * kg, kg), wr, kg, d0, d1, rows, kg);
+            else SeqMath.MatVecTransB<float>(patches.AsSpan(pos * kg, kg), wr, kg, d0, rows, kg, false);
+            Finish(d0, pos);
+            if (pair) Finish(d1, pos + 1);
+        }
+        ArrayPool<float>.Shared.Return(dots);
+
+        void Finish(Span<float> d, int pos)
+        {
+            for (int r = 0; r < d.Length; r++)
             {
                 int at = yBase + (j0 + r) * outSize + pos;
-                float v = dots[r];
+                float v = d[r];
                 if (bias is not null) v += bias[bBase + j0 + r];
                 if (residual is not null) v += residual[at];
                 y[at] = act.IsNone ? v : act.Scalar(v);
             }
         }
-        ArrayPool<float>.Shared.Return(dots);
     }
 
     /// <summary>

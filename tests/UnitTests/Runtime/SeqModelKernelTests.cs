@@ -62,6 +62,24 @@ public class SeqModelKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1)] [InlineData(3, 7)] [InlineData(258, 256)] [InlineData(5, 387)]
+    public void MatVec2TransBMatchesNaiveSums(int n, int k)
+    {
+        var r = new Random(n + 7 * k);
+        int ldb = k + 1;
+        var a0 = Rand(r, k); var a1 = Rand(r, k); var b = Rand(r, n * ldb);
+        var c0 = new float[n]; var c1 = new float[n];
+        SeqMath.MatVec2TransB(a0, a1, b, ldb, c0, c1, n, k);
+        for (int j = 0; j < n; j++)
+        {
+            double s0 = 0, s1 = 0;
+            for (int p = 0; p < k; p++) { s0 += (double)a0[p] * b[j * ldb + p]; s1 += (double)a1[p] * b[j * ldb + p]; }
+            Assert.Equal(s0, c0[j], 1e-4 * Math.Sqrt(k));
+            Assert.Equal(s1, c1[j], 1e-4 * Math.Sqrt(k));
+        }
+    }
+
     [Fact]
     public void MatVecTransBRejectsShortSpans()
     {
