@@ -20,7 +20,7 @@ public sealed class Session : IDisposable
     public IReadOnlyList<ValueInfo> Outputs { get; }
     /// <summary>Bytes of intermediate buffers the last run allocated (the run-time counterpart of PlannedPeakBytes).</summary>
     public long LastRunAllocatedBytes { get; private set; }
-    /// <summary>Peak bytes of intermediate buffers live at once in the last run (the actual counterpart of Plan.PlannedPeakBytes).</summary>
+    /// <summary>Most bytes of intermediate buffers alive at once in the last run (the actual counterpart of PlannedPeakBytes).</summary>
     public long LastRunPeakBytes { get; private set; }
 
     public Session(Model model, SessionOptions? options = null)
