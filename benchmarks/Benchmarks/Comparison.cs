@@ -25,6 +25,16 @@ public static class Comparison
 
     public static int Run(string[] args)
     {
+        try { return RunParsed(args); }
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int RunParsed(string[] args)
+    {
         var models = new List<string>();
         var threads = new List<int>();
         int rounds = 30, warmup = 5, warmupMs = 2000;
@@ -63,7 +73,7 @@ public static class Comparison
         // The first measurement in a process ran 3-4x slower for both engines (JIT tiering still under way on a
         // loaded host), whichever model came first; one throw-away pass keeps that out of the table.
         try { Measure(models[0], threads[0], 5, warmup, warmupMs, level, ortSpinning, block); }
-        catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException
+        catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException or IOException
             or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { /* reported by the real pass below */ }
         foreach (var m in models)
             foreach (int t in threads)
@@ -72,15 +82,22 @@ public static class Comparison
                 try
                 {
                     r = Measure(m, t, rounds, warmup, warmupMs, level, ortSpinning, block);
-                    if (memory)
-                        r = r with { OursMemory = MemoryProbe.Measure("ours", m, t, 5, level), OrtMemory = MemoryProbe.Measure("ort", m, t, 5, level) };
                 }
                 catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException or TimeoutException
-                    or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+                    or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
                 {
                     Console.Error.WriteLine($"{m} ({t} threads): {e.Message}");
                     failures++;
                     continue;
+                }
+                if (memory)
+                {
+                    // A failed probe (no /proc/self/clear_refs, a child that crashed) costs the memory columns, not the row.
+                    try { r = r with { OursMemory = MemoryProbe.Measure("ours", m, t, 5, level), OrtMemory = MemoryProbe.Measure("ort", m, t, 5, level) }; }
+                    catch (Exception e) when (e is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+                    {
+                        Console.Error.WriteLine($"{m} ({t} threads): memory not measured: {e.Message}");
+                    }
                 }
                 if (!r.OutputsMatch) { Console.Error.WriteLine($"{r.Model} ({t} threads): outputs differ from ONNX Runtime's (max |diff| {r.MaxAbsDiff:G3})"); failures++; }
                 rows.Add(r);

@@ -23,6 +23,17 @@ public static class MemoryProbe
     public static int RunChild(string[] args)
     {
         if (args.Length != 5) { Console.Error.WriteLine("usage: memory-probe ours|ort MODEL THREADS RUNS LEVEL"); return 2; }
+        try { return Probe(args); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or OnnxException
+            or InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            Console.Error.WriteLine($"memory-probe: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Probe(string[] args)
+    {
         string engine = args[0], path = ZooModels.ModelPath(args[1]);
         int threads = int.Parse(args[2], CultureInfo.InvariantCulture), runs = int.Parse(args[3], CultureInfo.InvariantCulture);
         var level = Enum.Parse<OptimizationLevel>(args[4], ignoreCase: true);
