@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using NetOnnx.Runtime;
 
 namespace NetOnnx.Benchmarks;
@@ -12,7 +13,13 @@ public sealed class OrtRunner : IDisposable
     private readonly OrtValue[] _inputs;
     private readonly string[] _outputNames;
 
-    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads)
+    /// <param name="spinning">
+    /// ORT's intra-op workers spin after each parallel section (its default, kept here). When runs of the two
+    /// engines alternate one by one, that spin holds the core our next run wants; `compare` avoids it with
+    /// blocks of runs rather than by turning spinning off, which would slow ORT's own runs
+    /// ("session.intra_op.allow_spinning" = "0" when false).
+    /// </param>
+    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads, bool spinning = true)
     {
         var so = new Microsoft.ML.OnnxRuntime.SessionOptions
         {
@@ -21,6 +28,7 @@ public sealed class OrtRunner : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
         _session = new Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, so);
         _inputNames = inputs.Keys.ToArray();
         _inputs = _inputNames.Select(n => ToOrt(inputs[n])).ToArray();
@@ -31,6 +39,20 @@ public sealed class OrtRunner : IDisposable
     {
         using var results = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
     }
+
+    /// <summary>One run's float outputs by name (other element types are left out), for checking ours against them.</summary>
+    public Dictionary<string, float[]> RunOutputs()
+    {
+        using var results = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
+        var d = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        for (int i = 0; i < _outputNames.Length; i++)
+            if (results[i].GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
+                d[_outputNames[i]] = results[i].GetTensorDataAsSpan<float>().ToArray();
+        return d;
+    }
+
+    /// <summary>Loads the native library (and its environment) so a memory baseline taken after this excludes it.</summary>
+    public static void LoadNativeLibrary() => _ = OrtEnv.Instance();
 
     private static OrtValue ToOrt(Tensor t)
     {

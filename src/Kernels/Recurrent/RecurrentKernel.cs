@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using NetOnnx.Kernels.Threading;
 
@@ -48,7 +49,8 @@ public static class RecurrentKernel
         int gates = GateCount(d.Kind), hs = d.Hidden, gh = gates * hs, seq = d.SeqLength, batch = d.Batch, inp = d.InputSize;
 
         // Input projection for every (t, b) at once, plus the biases that simply add.
-        var xw = new T[seq * batch * gh];
+        // Scratch comes from the shared array pool, so a warm run allocates nothing.
+        var xw = ArrayPool<T>.Shared.Rent(seq * batch * gh);
         var wArr = d.W;
         int wOff = d.WOffset;
         void Project(int t)
@@ -79,16 +81,17 @@ public static class RecurrentKernel
         void Recur(int b)
         {
             var r = rArr.AsSpan(rOff, gh * hs);
-            var hPrev = new T[hs];
-            var cPrev = new T[hs];
-            var g = new T[gh];
-            var tmp = new T[hs];
+            var scratch = ArrayPool<T>.Shared.Rent(3 * hs + gh);
+            var hPrev = scratch.AsSpan(0, hs);
+            var cPrev = scratch.AsSpan(hs, hs);
+            var tmp = scratch.AsSpan(2 * hs, hs);
+            var g = scratch.AsSpan(3 * hs, gh);
             int len = d.SeqLens is null ? seq : Math.Clamp(d.SeqLens[b], 0, seq);
             int stateOff = s.StateBase + b * s.StateBatch;
-            if (d.H0 is { } h0) h0.AsSpan(stateOff, hs).CopyTo(hPrev); else Array.Clear(hPrev);
+            if (d.H0 is { } h0) h0.AsSpan(stateOff, hs).CopyTo(hPrev); else hPrev.Clear();
             if (d.Kind == RecurrentCellKind.Lstm)
             {
-                if (d.C0 is { } c0) c0.AsSpan(stateOff, hs).CopyTo(cPrev); else Array.Clear(cPrev);
+                if (d.C0 is { } c0) c0.AsSpan(stateOff, hs).CopyTo(cPrev); else cPrev.Clear();
             }
             for (int step = 0; step < len; step++)
             {
@@ -100,7 +103,7 @@ public static class RecurrentKernel
                         SeqMath.MatMulTransB<T>(hPrev, hs, r, hs, g, gh, 1, gh, hs, true);
                         ClipSpan<T>(g, clip);
                         d.F.Apply<T>(g);
-                        g.AsSpan(0, hs).CopyTo(hPrev);
+                        g.Slice(0, hs).CopyTo(hPrev);
                         break;
                     case RecurrentCellKind.Gru:
                         GruStep(d, r, g, hPrev, tmp, clip);
@@ -109,13 +112,15 @@ public static class RecurrentKernel
                         LstmStep(d, r, g, hPrev, cPrev, clip);
                         break;
                 }
-                if (y.Length > 0) hPrev.AsSpan().CopyTo(y.AsSpan(s.YBase + t * s.YTime + b * s.YBatch, hs));
+                if (y.Length > 0) hPrev.CopyTo(y.AsSpan(s.YBase + t * s.YTime + b * s.YBatch, hs));
             }
-            hPrev.AsSpan().CopyTo(yh.AsSpan(stateOff, hs));
-            if (d.Kind == RecurrentCellKind.Lstm && yc.Length > 0) cPrev.AsSpan().CopyTo(yc.AsSpan(stateOff, hs));
+            hPrev.CopyTo(yh.AsSpan(stateOff, hs));
+            if (d.Kind == RecurrentCellKind.Lstm && yc.Length > 0) cPrev.CopyTo(yc.AsSpan(stateOff, hs));
+            ArrayPool<T>.Shared.Return(scratch);
         }
         if (parallel && batch > 1) IntraOpPool.For(batch, threads, Recur);
         else for (int b = 0; b < batch; b++) Recur(b);
+        ArrayPool<T>.Shared.Return(xw);
     }
 
     private static void ClipSpan<T>(Span<T> v, T clip) where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using NetOnnx.Kernels.Elementwise;
 
 namespace NetOnnx.Kernels.Recurrent;
 
@@ -46,6 +48,14 @@ public readonly record struct RnnActivation(RnnActivationKind Kind, float Alpha,
     /// <summary>Applies the function in place.</summary>
     public void Apply<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && Kind is RnnActivationKind.Tanh or RnnActivationKind.Sigmoid)
+        {
+            // The gates of a float LSTM/GRU: the vectorised functions the Tanh/Sigmoid operators use.
+            var f = MemoryMarshal.Cast<T, float>(x);
+            if (Kind == RnnActivationKind.Tanh) FloatLoops.ApplyVector<TanhFn>(f, f);
+            else FloatLoops.ApplyVector<SigmoidFn>(f, f);
+            return;
+        }
         T a = T.CreateTruncating(Alpha), b = T.CreateTruncating(Beta);
         switch (Kind)
         {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NetOnnx.Runtime;
 
@@ -14,6 +15,23 @@ internal sealed class BufferPool
     public long LiveBytes { get; private set; }
     public long PeakBytes { get; private set; }
     public long AllocatedBytes { get; private set; }
+
+    private readonly Dictionary<int, Stack<object?[]>> _slotArrays = [];
+
+    /// <summary>A cleared value array for one execution of a plan (subgraph bodies run many times per run).</summary>
+    public object?[] RentSlots(int length)
+    {
+        if (_slotArrays.TryGetValue(length, out var stack) && stack.TryPop(out var a)) return a;
+        return new object?[length];
+    }
+
+    /// <summary>Returns a value array from <see cref="RentSlots"/>; it is cleared so it holds no values alive.</summary>
+    public void ReturnSlots(object?[] slots)
+    {
+        Array.Clear(slots);
+        if (!_slotArrays.TryGetValue(slots.Length, out var stack)) _slotArrays[slots.Length] = stack = new Stack<object?[]>();
+        stack.Push(slots);
+    }
 
     public Array Rent(DataType type, int length)
     {
@@ -64,27 +82,45 @@ internal sealed class BufferPool
         LiveBytes = PeakBytes = AllocatedBytes = 0;
     }
 
+    // Switches rather than a callback per tensor: these run for every value of every step, and a capturing
+    // lambda would allocate a delegate each time.
     public void AddRef(object? value)
     {
-        ForEachTensor(value, t =>
+        switch (value)
         {
-            if (_refs.TryGetValue(t.Buffer, out int c)) _refs[t.Buffer] = c + 1;
-        });
+            case Tensor t: AddRef(t); break;
+            case TensorSequence s: foreach (var t in s.Items) AddRef(t); break;
+            case OptionalValue o: AddRef(o.Value); break;
+        }
     }
 
     public void Release(object? value)
     {
-        ForEachTensor(value, t =>
+        switch (value)
         {
-            var b = t.Buffer;
-            if (!_refs.TryGetValue(b, out int c)) return;
-            if (--c > 0) { _refs[b] = c; return; }
-            _refs.Remove(b);
-            LiveBytes -= (long)b.Length * t.ElementType.SizeOf();
-            var clr = b.GetType().GetElementType()!;
-            if (!_free.TryGetValue(clr, out var list)) _free[clr] = list = [];
-            list.Add(b);
-        });
+            case Tensor t: Release(t); break;
+            case TensorSequence s: foreach (var t in s.Items) Release(t); break;
+            case OptionalValue o: Release(o.Value); break;
+        }
+    }
+
+    private void AddRef(Tensor t)
+    {
+        ref int c = ref CollectionsMarshal.GetValueRefOrNullRef(_refs, t.Buffer);
+        if (!Unsafe.IsNullRef(ref c)) c++;
+    }
+
+    private void Release(Tensor t)
+    {
+        var b = t.Buffer;
+        ref int c = ref CollectionsMarshal.GetValueRefOrNullRef(_refs, b);
+        if (Unsafe.IsNullRef(ref c)) return;
+        if (--c > 0) return;
+        _refs.Remove(b);
+        LiveBytes -= (long)b.Length * t.ElementType.SizeOf();
+        var clr = b.GetType().GetElementType()!;
+        if (!_free.TryGetValue(clr, out var list)) _free[clr] = list = [];
+        list.Add(b);
     }
 
     public static void ForEachTensor(object? value, Action<Tensor> f)

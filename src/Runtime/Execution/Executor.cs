@@ -32,7 +32,7 @@ internal static class Executor
 {
     public static object?[] Run(ExecutionPlan plan, IReadOnlyList<object?> inputs, Frame? parent, RunState run)
     {
-        var values = new object?[plan.SlotNames.Length];
+        var values = run.Pool.RentSlots(plan.SlotNames.Length);
         var frame = new Frame { Plan = plan, Values = values, Parent = parent, Run = run };
         for (int i = 0; i < plan.Constants.Length; i++) values[i] = plan.Constants[i];
         for (int i = 0; i < plan.OuterSlots.Length; i++)
@@ -43,9 +43,11 @@ internal static class Executor
         for (int i = 0; i < plan.InputSlots.Length && i < inputs.Count; i++)
             if (inputs[i] is not null) values[plan.InputSlots[i]] = inputs[i];
 
+        KernelContext? ctx = null;
         foreach (var step in plan.Steps)
         {
-            var ctx = new KernelContext(frame, step);
+            if (ctx is null) ctx = new KernelContext(frame, step);
+            else ctx.MoveTo(step);
             long t0 = run.Timings is null ? 0 : Stopwatch.GetTimestamp();
             try
             {
@@ -80,6 +82,7 @@ internal static class Executor
             foreach (var o in outs) run.Pool.AddRef(o);
             foreach (int s in plan.ProducedOutputSlots) run.Pool.Release(values[s]);
         }
+        run.Pool.ReturnSlots(values);
         return outs;
     }
 

@@ -4,13 +4,16 @@ namespace NetOnnx.Runtime;
 public sealed class KernelContext
 {
     private readonly Frame _frame;
-    private readonly PlanStep _step;
+    private PlanStep _step;
 
     internal KernelContext(Frame frame, PlanStep step)
     {
         _frame = frame;
         _step = step;
     }
+
+    /// <summary>Points this context at the frame's next step: the executor reuses one context per frame rather than allocating one per node.</summary>
+    internal void MoveTo(PlanStep step) => _step = step;
 
     public Node Node => _step.Node;
     public int InputCount => _step.Inputs.Length;

@@ -17,9 +17,10 @@ public sealed class Planner
         _registry = options.Kernels ?? KernelRegistry.Default;
     }
 
-    public ExecutionPlan Plan(Graph graph, Graph? enclosing = null) => PlanGraph(graph, isSubgraph: enclosing is not null, outerTypes: enclosing is null ? null : [enclosing]);
+    public ExecutionPlan Plan(Graph graph, Graph? enclosing = null) => PlanGraph(graph, isSubgraph: enclosing is not null, outerTypes: enclosing is null ? null : [enclosing], outerKnown: null);
 
-    private ExecutionPlan PlanGraph(Graph graph, bool isSubgraph, List<Graph>? outerTypes)
+    /// <param name="outerKnown">Constants of the enclosing graphs (subgraphs only): outer-scope reads of them become constants here.</param>
+    private ExecutionPlan PlanGraph(Graph graph, bool isSubgraph, List<Graph>? outerTypes, IReadOnlyDictionary<string, Tensor>? outerKnown)
     {
         var slotOf = new Dictionary<string, int>(StringComparer.Ordinal);
         var names = new List<string>();
@@ -35,18 +36,38 @@ public sealed class Planner
         foreach (var i in graph.Inputs) defined.Add(i.Name);
 
         var outerNames = new List<string>();
+        var evaluated = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (isSubgraph)
-            foreach (var r in graph.OuterScopeReads()) { outerNames.Add(r); Slot(r); defined.Add(r); }
+            foreach (var r in graph.OuterScopeReads())
+            {
+                Slot(r);
+                defined.Add(r);
+                if (outerKnown is not null && outerKnown.TryGetValue(r, out var c)) evaluated[r] = c;
+                else outerNames.Add(r);
+            }
 
         var order = TopologicalOrder(graph, defined);
         var steps = new List<PlanStep>();
         var implicitReads = new List<int[]>();
+        // Values known at plan time: initializers, plus (in subgraphs, which the optimizer does not enter) the
+        // outputs of nodes evaluated here once because all their inputs are known. Kernels created later see
+        // them as constant inputs (Conv packs such weights), and runs skip those nodes.
+        var known = new Dictionary<string, Tensor>(graph.Initializers, StringComparer.Ordinal);
+        foreach (var i in graph.Inputs) known.Remove(i.Name); // an initializer the caller may override is not a constant
+        foreach (var (k, v) in evaluated) known[k] = v;
         foreach (var node in order)
         {
             var inputs = node.Inputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
             var outputs = node.Outputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
-            var kernel = CreateKernel(graph, node, outerTypes, out string kernelName);
-            steps.Add(new PlanStep { Node = node, Kernel = kernel, Inputs = inputs, Outputs = outputs, KernelName = kernelName });
+            var kernel = CreateKernel(graph, node, outerTypes, out string kernelName, known);
+            var step = new PlanStep { Node = node, Kernel = kernel, Inputs = inputs, Outputs = outputs, KernelName = kernelName };
+            if (isSubgraph && PlanTimeConstants.TryEvaluate(graph, step, known, slotOf, names.Count) is { } results)
+            {
+                for (int k = 0; k < results.Length; k++)
+                    if (node.Outputs[k].Length > 0) { known[node.Outputs[k]] = results[k]; evaluated[node.Outputs[k]] = results[k]; }
+                continue;
+            }
+            steps.Add(step);
             var reads = new List<int>();
             foreach (var g in graph.Subgraphs(node))
                 foreach (var r in g.OuterScopeReads())
@@ -79,6 +100,7 @@ public sealed class Planner
 
         var constants = new Tensor?[names.Count];
         foreach (var (k, v) in graph.Initializers) constants[slotOf[k]] = v;
+        foreach (var (k, v) in evaluated) constants[slotOf[k]] = v;
 
         var plan = new ExecutionPlan
         {
@@ -136,7 +158,7 @@ public sealed class Planner
         return order;
     }
 
-    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName)
+    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName, IReadOnlyDictionary<string, Tensor> known)
     {
         int opset = (int)Math.Min(int.MaxValue, _model.OpsetFor(node.Domain));
         if (opset == 0)
@@ -164,8 +186,8 @@ public sealed class Planner
         if (reg is null) throw ModelLoadException.ForNode(node, why);
 
         var info = new KernelInfo(node, opset, inTypes, outTypes,
-            name => graph.Initializers.GetValueOrDefault(name),
-            sub => PlanGraph(sub, isSubgraph: true, outerTypes: [graph, .. outer ?? []]),
+            name => known.GetValueOrDefault(name),
+            sub => PlanGraph(sub, isSubgraph: true, outerTypes: [graph, .. outer ?? []], outerKnown: known),
             _options);
         kernelName = reg.Source;
         try

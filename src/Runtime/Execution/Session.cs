@@ -38,12 +38,24 @@ public sealed class Session : IDisposable
     public IReadOnlyList<RunProfile> Profile => _profiles.ToArray();
 
     /// <summary>Runs the model on named inputs; returns the requested outputs (all by default) by name.</summary>
-    public Dictionary<string, object> Run(IReadOnlyDictionary<string, object> inputs, IReadOnlyCollection<string>? outputNames = null)
+    public Dictionary<string, object> Run(IReadOnlyDictionary<string, object> inputs, IReadOnlyCollection<string>? outputNames = null) =>
+        RunCore<object, object>(inputs, outputNames);
+
+    /// <summary>Convenience for tensor-only models.</summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => RunCore<Tensor, Tensor>(inputs, null);
+
+    // Generic over the dictionaries' value types so the tensor overload needs no copies of them.
+    private Dictionary<string, TOut> RunCore<TIn, TOut>(IReadOnlyDictionary<string, TIn> inputs, IReadOnlyCollection<string>? outputNames)
+        where TIn : class where TOut : class
     {
         var graph = Model.Graph;
-        foreach (var name in inputs.Keys)
-            if (!graph.Inputs.Any(i => i.Name == name))
-                throw new InferenceException($"'{name}' is not an input of the model; inputs are: {string.Join(", ", Inputs.Select(i => i.Name))}");
+        // Counting matches instead of enumerating the caller's dictionary: no enumerator or closure per run.
+        int matched = 0;
+        for (int i = 0; i < graph.Inputs.Count; i++) if (inputs.ContainsKey(graph.Inputs[i].Name)) matched++;
+        if (matched != inputs.Count)
+            foreach (var name in inputs.Keys)
+                if (!graph.Inputs.Any(i => i.Name == name))
+                    throw new InferenceException($"'{name}' is not an input of the model; inputs are: {string.Join(", ", Inputs.Select(i => i.Name))}");
 
         var feed = new object?[graph.Inputs.Count];
         for (int i = 0; i < graph.Inputs.Count; i++)
@@ -96,40 +108,42 @@ public sealed class Session : IDisposable
             RuntimeTelemetry.AddNodeSpans(activity, profile);
         }
 
-        var result = new Dictionary<string, object>(StringComparer.Ordinal);
-        var handedOut = new HashSet<Array>(ReferenceEqualityComparer.Instance);
+        var result = new Dictionary<string, TOut>(graph.Outputs.Count, StringComparer.Ordinal);
+        // Aliasing between outputs is only possible with several of them.
+        var handedOut = graph.Outputs.Count > 1 ? new HashSet<Array>(ReferenceEqualityComparer.Instance) : null;
         for (int i = 0; i < graph.Outputs.Count; i++)
         {
             var name = graph.Outputs[i].Name;
             if (outputNames is not null && !outputNames.Contains(name)) continue;
             var v = outs[i] ?? throw new InferenceException($"output '{name}' was not computed");
-            result[name] = Detach(v, run.Pool, handedOut);
+            result[name] = Detach(v, run.Pool, handedOut) as TOut
+                ?? throw new InferenceException($"output '{name}' is a {v.GetType().Name}, not a tensor: use the Run overload that returns objects");
         }
         pool.ResetForReuse();
         if (_pools.Count < MaxCachedPools) _pools.Add(pool);
         return result;
     }
 
-    /// <summary>Convenience for tensor-only models.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) =>
-        Run(inputs.ToDictionary(kv => kv.Key, kv => (object)kv.Value)).ToDictionary(kv => kv.Key, kv => (Tensor)kv.Value);
-
     /// <summary>
     /// The value as handed to the caller: copies of constants and of the caller's own inputs (also inside
     /// sequences and optionals), so nobody can alter the model, and of buffers already handed out in another
     /// output, so outputs never alias each other.
     /// </summary>
-    private static object Detach(object v, BufferPool pool, HashSet<Array> handedOut)
+    private static object Detach(object v, BufferPool pool, HashSet<Array>? handedOut) => v switch
     {
-        Tensor Own(Tensor t) => pool.Owns(t.Buffer) && handedOut.Add(t.Buffer) ? t : t.Clone();
-        return v switch
-        {
-            Tensor t => Own(t),
-            TensorSequence s => new TensorSequence(s.ElementType, s.Items.Select(Own)),
-            OptionalValue { Value: { } inner } o => new OptionalValue(o.Type, Detach(inner, pool, handedOut)),
-            _ => v,
-        };
-    }
+        Tensor t => Own(t, pool, handedOut),
+        TensorSequence s => DetachSequence(s, pool, handedOut ?? new HashSet<Array>(ReferenceEqualityComparer.Instance)),
+        OptionalValue { Value: { } inner } o => new OptionalValue(o.Type, Detach(inner, pool, handedOut)),
+        _ => v,
+    };
+
+    // Apart from Detach so its lambda's closure is only allocated for sequences (items may alias each other).
+    private static TensorSequence DetachSequence(TensorSequence s, BufferPool pool, HashSet<Array> handedOut) =>
+        new(s.ElementType, s.Items.Select(t => Own(t, pool, handedOut)));
+
+    /// <summary>The tensor itself when its buffer is a pool buffer not yet handed out (a lone output needs no set), else a copy.</summary>
+    private static Tensor Own(Tensor t, BufferPool pool, HashSet<Array>? handedOut) =>
+        pool.Owns(t.Buffer) && (handedOut?.Add(t.Buffer) ?? true) ? t : t.Clone();
 
     private static void Validate(ValueInfo info, object v)
     {

@@ -88,6 +88,57 @@ public class ControlFlowTests
     }
 
     [Fact]
+    public void SubgraphNodesOnConstantsAreEvaluatedOnceAtPlanTime()
+    {
+        // then: a = Add(w, k) with w an outer initializer and k a Constant node; b = Add(wi, k) with wi an
+        // initializer the caller may override; y = a * x + b. Only the nodes reading x or wi must run.
+        var then = new Graph { Name = "then" };
+        then.Nodes.Add(new Node("Constant", [], ["k"], "k", "", [new NodeAttribute("value", AttributeKind.Tensor) { Tensor = Floats(10, 20, 30, 40) }]));
+        then.Nodes.Add(new Node("Add", ["w", "k"], ["a"], "add_w"));
+        then.Nodes.Add(new Node("Add", ["wi", "k"], ["b"], "add_wi"));
+        then.Nodes.Add(new Node("Mul", ["a", "x"], ["ax"], "mul"));
+        then.Nodes.Add(new Node("Add", ["ax", "b"], ["t"], "sum"));
+        then.Outputs.Add(new ValueInfo("t", null));
+        // else: a constant Reshape that cannot succeed; planning must not fail, running the branch must name it.
+        var els = new Graph { Name = "else" };
+        els.Initializers["bad_shape"] = Tensor.Create(new long[] { 3 }, 1);
+        els.Nodes.Add(new Node("Constant", [], ["k2"], "k2", "", [new NodeAttribute("value", AttributeKind.Tensor) { Tensor = Floats(1, 2, 3, 4) }]));
+        els.Nodes.Add(new Node("Reshape", ["k2", "bad_shape"], ["e"], "bad_reshape"));
+        els.Outputs.Add(new ValueInfo("e", null));
+
+        var m = NewModel();
+        var g = m.Graph;
+        g.Inputs.Add(new ValueInfo("c", OnnxType.Tensor(DataType.Bool)));
+        g.Inputs.Add(new ValueInfo("x", OnnxType.Tensor(DataType.Float, Four)));
+        g.Inputs.Add(new ValueInfo("wi", OnnxType.Tensor(DataType.Float, Four)));
+        g.Initializers["w"] = Floats(1, 2, 3, 4);
+        g.Initializers["wi"] = Floats(100, 100, 100, 100);
+        g.Nodes.Add(new Node("If", ["c"], ["y"], "if", "", [GraphAttr("then_branch", then), GraphAttr("else_branch", els)]));
+        g.Outputs.Add(new ValueInfo("y", null));
+        var opts = Options();
+        opts.EnableProfiling = true;
+        var s = new Session(m, opts);
+        var x = Floats(1, -1, 2, 0.5f);
+        for (int run = 0; run < 2; run++)
+        {
+            var y = (Tensor)s.Run(new Dictionary<string, object> { ["c"] = Tensor.Scalar(true), ["x"] = x })["y"];
+            Assert.Equal([11f * 1 + 110, 22f * -1 + 120, 33f * 2 + 130, 44f * 0.5f + 140], y.ToArray<float>());
+        }
+        var ran = s.Profile[^1].Nodes.Select(n => n.NodeName).ToHashSet();
+        Assert.Contains("mul", ran);
+        Assert.Contains("add_wi", ran);
+        Assert.DoesNotContain("k", ran);
+        Assert.DoesNotContain("add_w", ran);
+
+        // Overriding the initializer input changes b: it was not folded.
+        var y2 = (Tensor)s.Run(new Dictionary<string, object> { ["c"] = Tensor.Scalar(true), ["x"] = x, ["wi"] = Floats(0, 0, 0, 0) })["y"];
+        Assert.Equal([11f + 10, -22f + 20, 66f + 30, 22f + 40], y2.ToArray<float>());
+
+        var ex = Assert.Throws<InferenceException>(() => s.Run(new Dictionary<string, object> { ["c"] = Tensor.Scalar(false), ["x"] = x }));
+        Assert.Contains("bad_reshape", ex.Message);
+    }
+
+    [Fact]
     public void ScanStacksOutputsOnTheRequestedAxisAndDirection()
     {
         // body(state, row): state' = state, out = Scale(row).

@@ -37,6 +37,56 @@ public class SeqModelKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1, 1)] [InlineData(3, 7, 9)] [InlineData(4, 8, 8)] [InlineData(5, 17, 20)]
+    [InlineData(1, 512, 128)] [InlineData(2, 13, 33)] [InlineData(3, 258, 256)]
+    public void MatMulTransBMatchesNaiveSums(int m, int n, int k)
+    {
+        var r = new Random(m * 1000 + n * 10 + k);
+        int lda = k + 3, ldb = k + 5, ldc = n + 2; // padded strides: rows must not read their neighbours' padding
+        var a = Rand(r, m * lda);
+        var b = Rand(r, n * ldb);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            var c = Rand(r, m * ldc);
+            var before = (float[])c.Clone();
+            SeqMath.MatMulTransB<float>(a, lda, b, ldb, c, ldc, m, n, k, accumulate);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < ldc; j++)
+                {
+                    if (j >= n) { Assert.Equal(before[i * ldc + j], c[i * ldc + j]); continue; }
+                    double sum = accumulate ? before[i * ldc + j] : 0;
+                    for (int p = 0; p < k; p++) sum += (double)a[i * lda + p] * b[j * ldb + p];
+                    Assert.Equal(sum, c[i * ldc + j], 1e-4 * Math.Sqrt(k));
+                }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)] [InlineData(3, 7)] [InlineData(258, 256)] [InlineData(5, 387)]
+    public void MatVec2TransBMatchesNaiveSums(int n, int k)
+    {
+        var r = new Random(n + 7 * k);
+        int ldb = k + 1;
+        var a0 = Rand(r, k); var a1 = Rand(r, k); var b = Rand(r, n * ldb);
+        var c0 = new float[n]; var c1 = new float[n];
+        SeqMath.MatVec2TransB(a0, a1, b, ldb, c0, c1, n, k);
+        for (int j = 0; j < n; j++)
+        {
+            double s0 = 0, s1 = 0;
+            for (int p = 0; p < k; p++) { s0 += (double)a0[p] * b[j * ldb + p]; s1 += (double)a1[p] * b[j * ldb + p]; }
+            Assert.Equal(s0, c0[j], 1e-4 * Math.Sqrt(k));
+            Assert.Equal(s1, c1[j], 1e-4 * Math.Sqrt(k));
+        }
+    }
+
+    [Fact]
+    public void MatVecTransBRejectsShortSpans()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => SeqMath.MatVecTransB<float>(new float[8], new float[8 * 3], 8, new float[4], 4, 8, false));
+        Assert.Contains("too short", ex.Message);
+    }
+
     private static RecurrentDirection<float> Direction(RecurrentCellKind kind, Random r, int seq, int batch, int inp, int hs, bool peep)
     {
         int g = RecurrentKernel.GateCount(kind);

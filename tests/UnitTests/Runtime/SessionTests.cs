@@ -92,6 +92,24 @@ public class SessionTests
     }
 
     [Fact]
+    public void WarmRunsAllocateLittleBesidesTheirOutputs()
+    {
+        // Ten nodes: per-node bookkeeping (contexts, closures, value arrays) would show as hundreds of bytes
+        // per node. What is left per run: the output (4000-byte array, tensor, shape), the result dictionary
+        // and one frame; a kernel-free limit of 1.5 KiB on top of the output catches any per-node allocation.
+        var s = new Session(Chain(10), WithScale());
+        var inputs = new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros(DataType.Float, 1000) };
+        for (int i = 0; i < 50; i++) s.Run(inputs);
+        const int runs = 200;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < runs; i++) s.Run(inputs);
+        long perRun = (GC.GetAllocatedBytesForCurrentThread() - before) / runs;
+        long outputBytes = 1000 * sizeof(float);
+        Assert.True(perRun >= outputBytes, $"{perRun} bytes per run cannot include the 4000-byte output");
+        Assert.True(perRun - outputBytes < 1536, $"a warm run allocated {perRun} bytes, {perRun - outputBytes} besides its output");
+    }
+
+    [Fact]
     public void UnknownOpIsNamedAtLoad()
     {
         var e = Assert.Throws<ModelLoadException>(() => new Session(Chain(1, "NoSuchOp", "")));

@@ -2,6 +2,7 @@ using NetOnnx.Kernels;
 using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
+using NetOnnx.Kernels.SmallShapes;
 using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Linalg;
 
@@ -108,6 +109,12 @@ public class Conv : OpKernel
                     IntraOpPool.For(parts, parts, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
+            return;
+        }
+        if (NarrowConv.Fits(geo))
+        {
+            // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
+            NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
             return;
         }
         bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);

@@ -108,18 +108,27 @@ public abstract class RecurrentBase : OpKernel
             foreach (int l in lens) if (l < 0 || l > seq) throw ctx.Error($"sequence_lens value {l} is outside [0, {seq}]");
         }
 
-        var x = SeqTensorData.Read<T>(xT);
-        var w = SeqTensorData.Read<T>(wT);
-        var r = SeqTensorData.Read<T>(rT);
-        var bias = bT is null ? null : SeqTensorData.Read<T>(bT);
-        var h0 = h0T is null ? null : SeqTensorData.Read<T>(h0T);
-        var c0 = c0T is null ? null : SeqTensorData.Read<T>(c0T);
-        var p = pT is null ? null : SeqTensorData.Read<T>(pT);
+        // Weights, biases and states are only read: use the tensors' own buffers when they already hold T, so a
+        // run copies nothing (silero_vad's LSTM copied 512 KiB of W/R per step before).
+        var x = SeqTensorData.ReadShared<T>(xT);
+        var w = SeqTensorData.ReadShared<T>(wT);
+        var r = SeqTensorData.ReadShared<T>(rT);
+        var bias = bT is null ? null : SeqTensorData.ReadShared<T>(bT);
+        var h0 = h0T is null ? null : SeqTensorData.ReadShared<T>(h0T);
+        var c0 = c0T is null ? null : SeqTensorData.ReadShared<T>(c0T);
+        var p = pT is null ? null : SeqTensorData.ReadShared<T>(pT);
 
+        var et = xT.ElementType;
+        bool direct = et == DataType.Float && typeof(T) == typeof(float) || et == DataType.Double && typeof(T) == typeof(double);
+        int[] stateShape = _layout == 0 ? [nd, batch, hs] : [batch, nd, hs];
+        // Outputs of the compute type are written in place; others go through a scratch array and a conversion.
         bool wantY = ctx.IsOutputRequested(0);
-        var y = wantY ? new T[seq * nd * batch * hs] : [];
-        var yh = new T[stateLen];
-        var yc = _kind == RecurrentCellKind.Lstm ? new T[stateLen] : [];
+        Tensor? yT = wantY ? ctx.Output(0, et, _layout == 0 ? [seq, nd, batch, hs] : [batch, seq, nd, hs]) : null;
+        Tensor? yhT = ctx.IsOutputRequested(1) ? ctx.OutputUninitialized(1, et, stateShape) : null;
+        Tensor? ycT = _kind == RecurrentCellKind.Lstm && ctx.IsOutputRequested(2) ? ctx.OutputUninitialized(2, et, stateShape) : null;
+        var y = yT is null ? [] : direct ? (T[])yT.Buffer : new T[seq * nd * batch * hs];
+        var yh = yhT is not null && direct ? (T[])yhT.Buffer : new T[stateLen];
+        var yc = _kind != RecurrentCellKind.Lstm ? [] : ycT is not null && direct ? (T[])ycT.Buffer : new T[stateLen];
         int per = _acts.Length / nd;
         for (int d = 0; d < nd; d++)
         {
@@ -141,12 +150,10 @@ public abstract class RecurrentBase : OpKernel
             RecurrentKernel.Run(dir, x, strides, y, yh, yc, ctx.Threads);
         }
 
-        var et = xT.ElementType;
-        if (wantY)
-            SeqTensorData.Write<T>(ctx.OutputUninitialized(0, et, _layout == 0 ? [seq, nd, batch, hs] : [batch, seq, nd, hs]), y);
-        int[] stateShape = _layout == 0 ? [nd, batch, hs] : [batch, nd, hs];
-        if (ctx.IsOutputRequested(1)) SeqTensorData.Write<T>(ctx.OutputUninitialized(1, et, stateShape), yh);
-        if (_kind == RecurrentCellKind.Lstm && ctx.IsOutputRequested(2)) SeqTensorData.Write<T>(ctx.OutputUninitialized(2, et, stateShape), yc);
+        if (direct) return;
+        if (yT is not null) SeqTensorData.Write<T>(yT, y);
+        if (yhT is not null) SeqTensorData.Write<T>(yhT, yh);
+        if (ycT is not null) SeqTensorData.Write<T>(ycT, yc);
     }
 }
 

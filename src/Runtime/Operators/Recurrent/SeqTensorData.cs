@@ -12,6 +12,13 @@ internal static class SeqTensorData
 
     public static bool IsSupported(DataType t) => t is DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16;
 
+    /// <summary>
+    /// The tensor's elements as T for reading only: its own buffer when it already holds T (no copy; the buffer
+    /// may be longer than the tensor), else a converted copy. Callers must never write to the result.
+    /// </summary>
+    public static T[] ReadShared<T>(Tensor t) where T : unmanaged, IFloatingPointIeee754<T> =>
+        t.Buffer is T[] own ? own : Read<T>(t);
+
     /// <summary>A copy of the tensor's elements as T (float or double).</summary>
     public static T[] Read<T>(Tensor t) where T : unmanaged, IFloatingPointIeee754<T>
     {
