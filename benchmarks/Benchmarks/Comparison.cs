@@ -225,14 +225,14 @@ public static class Comparison
         return (max, match);
     }
 
-    private static double Time(Action f)
+    internal static double Time(Action f)
     {
         long t0 = Stopwatch.GetTimestamp();
         f();
         return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 
-    private static double Median(double[] v)
+    internal static double Median(double[] v)
     {
         var s = v.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;

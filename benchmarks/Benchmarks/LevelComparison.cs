@@ -61,10 +61,10 @@ public static partial class LevelComparison
             var b = new double[rounds];
             for (int i = 0; i < rounds; i++)
             {
-                if (i % 2 == 0) { a[i] = Time(() => none.Run(inputs)); b[i] = Time(() => all.Run(inputs)); }
-                else { b[i] = Time(() => all.Run(inputs)); a[i] = Time(() => none.Run(inputs)); }
+                if (i % 2 == 0) { a[i] = Comparison.Time(() => none.Run(inputs)); b[i] = Comparison.Time(() => all.Run(inputs)); }
+                else { b[i] = Comparison.Time(() => all.Run(inputs)); a[i] = Comparison.Time(() => none.Run(inputs)); }
             }
-            double mn = Median(a), ma = Median(b);
+            double mn = Comparison.Median(a), ma = Comparison.Median(b);
             string name = Path.GetFileName(Path.GetDirectoryName(path)) ?? m;
             string nodes(int main, int total) => main == total ? $"{main}" : $"{main} ({total})";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -101,17 +101,4 @@ public static partial class LevelComparison
     private static partial Regex CountedThing();
 
     private static int CountAll(Graph g) => g.Nodes.Sum(n => 1 + g.Subgraphs(n).Sum(CountAll));
-
-    private static double Time(Action f)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        f();
-        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-    }
-
-    private static double Median(double[] v)
-    {
-        var s = v.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
 }
