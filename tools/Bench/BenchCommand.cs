@@ -11,7 +11,7 @@ public static class BenchCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args, "profile");
-        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level", "profile", "input-dir");
+        a.RejectUnknown("threads", "iterations", "warmup", "warmup-ms", "format", "level", "profile", "input-dir", "device");
         int threads = a.GetInt("threads", 1);
         int iterations = a.GetInt("iterations", 50);
         int warmup = a.GetInt("warmup", 5);
@@ -26,6 +26,7 @@ public static class BenchCommand
             IntraOpThreads = threads,
             OptimizationLevel = CliArgs.ParseLevel(a.Get("level")),
             EnableProfiling = a.Has("profile"),
+            Device = a.Get("device") ?? "cpu",
         };
 
         string modelName;
