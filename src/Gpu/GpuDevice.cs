@@ -172,16 +172,16 @@ public static class GpuDevices
             {
                 "cuda" or "cuda-cublas" => cuda is not null
                     ? new GpuDevice(cuda.CreateAccelerator(ctx), GpuBackend.Cuda, name == "cuda-cublas")
-                    : throw new ArgumentException($"device '{name}' was requested but ILGPU found no CUDA device (found: {Found()})"),
+                    : throw new DeviceException($"device '{name}' was requested but ILGPU found no CUDA device (found: {Found()})"),
                 "opencl" => cl is not null
                     ? new GpuDevice(cl.CreateAccelerator(ctx), GpuBackend.OpenCL, false)
-                    : throw new ArgumentException($"device 'opencl' was requested but ILGPU found no OpenCL device it supports (found: {Found()}); " +
+                    : throw new DeviceException($"device 'opencl' was requested but ILGPU found no OpenCL device it supports (found: {Found()}); " +
                         "ILGPU's OpenCL backend needs OpenCL 2.0 generic address space, which PoCL 3.1 lacks"),
                 "ilgpu-cpu" => new GpuDevice(ctx.GetCPUDevice(0).CreateAccelerator(ctx), GpuBackend.CpuSimulator, false),
                 // Tests use this to run the tiled GPU kernels on the simulator.
                 "ilgpu-cpu-tiled" => new GpuDevice(ctx.GetCPUDevice(0).CreateAccelerator(ctx), GpuBackend.CpuSimulator, false, tiled: true),
                 "auto" => cuda is not null ? Open("cuda") : cl is not null ? Open("opencl") : null,
-                _ => throw new ArgumentException($"device '{name}' is not one of {string.Join(", ", Names)}"),
+                _ => throw new DeviceException($"device '{name}' is not one of {string.Join(", ", Names)}"),
             };
             if (dev is not null) s_open[name] = dev;
             return dev;

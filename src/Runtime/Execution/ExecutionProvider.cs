@@ -59,10 +59,13 @@ public static class ExecutionProviders
         if (device.Length == 0 || device.Equals("cpu", StringComparison.OrdinalIgnoreCase)) return null;
         if (!s_factories.ContainsKey(device)) TryLoad(GpuAssembly);
         if (!s_factories.TryGetValue(device, out var factory))
-            throw new ArgumentException(s_factories.IsEmpty
+            throw new DeviceException(s_factories.IsEmpty
                 ? $"device '{device}' needs the {GpuAssembly} assembly (reference src/Gpu); only 'cpu' is available"
                 : $"device '{device}' is not known; devices are: {string.Join(", ", Devices)}");
-        return factory(options);
+        try { return factory(options); }
+        catch (OnnxException) { throw; }
+        // Driver and accelerator failures arrive as whatever the GPU library throws; the caller gets one error type.
+        catch (Exception e) { throw new DeviceException($"device '{device}' could not be opened: {e.Message}", e); }
     }
 
     private static void TryLoad(string name)
@@ -73,4 +76,10 @@ public static class ExecutionProviders
         // Loading does not run a module initializer; touching the module does.
         RuntimeHelpers.RunModuleConstructor(asm.ManifestModule.ModuleHandle);
     }
+}
+
+/// <summary>The requested device does not exist here or could not be opened; the message says what was found.</summary>
+public sealed class DeviceException : OnnxException
+{
+    public DeviceException(string message, Exception? inner = null) : base(message, inner) { }
 }
