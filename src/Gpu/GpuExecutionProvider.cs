@@ -60,6 +60,7 @@ internal sealed class GpuPartitionKernel : OpKernel, IDisposable
         _opInputs = new int[n][];
         _opOutputs = new int[n][];
         var accel = device.Accelerator;
+        accel.Bind();
         for (int i = 0; i < n; i++)
         {
             var info = partition.Nodes[i];
@@ -110,6 +111,8 @@ internal sealed class GpuPartitionKernel : OpKernel, IDisposable
     public override void Compute(KernelContext ctx)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        // CUDA wants its context current on the calling thread; runs come from any thread.
+        _device.Accelerator.Bind();
         var pool = _pools.TryTake(out var p) ? p : new DevicePool(_device.Accelerator);
         bool ok = false;
         try

@@ -22,6 +22,7 @@ public static class GpuMicrobenchmarks
         for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() - 0.5);
         for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5);
         var acc = device.Accelerator;
+        acc.Bind();
         using var pool = new DevicePool(acc);
         var da = new DeviceTensor(DataType.Float, [m, k], pool.Rent(a.Length));
         var db = new DeviceTensor(DataType.Float, [k, n], pool.Rent(b.Length));

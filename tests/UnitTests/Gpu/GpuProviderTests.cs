@@ -128,3 +128,31 @@ public class GpuProviderTests
         Assert.Equal([-1f, 2f], y.ToArray<float>());
     }
 }
+
+/// <summary>The CLI passes --device through to the session.</summary>
+public class GpuCliTests
+{
+    [Fact]
+    public void RunVerbTakesTheDevice()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"gpu-cli-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var model = Path.Combine(dir, "model.onnx");
+            File.WriteAllBytes(model, TestModels.IdentityModel());
+            var x = Tensor.Create(new[] { 1f, 2f, 3f, 4f, 5f, 6f }, 2, 3);
+            File.WriteAllBytes(Path.Combine(dir, "x.pb"), NetOnnx.OnnxImport.ValueCodec.Write(x, "x"));
+            var outDir = Path.Combine(dir, "out");
+            var error = new StringWriter();
+            Assert.Equal(0, NetOnnx.Tools.Cli.Run(["run", model, "--input", $"x={Path.Combine(dir, "x.pb")}", "--output-dir", outDir, "--device", "ilgpu-cpu"], new StringWriter(), error));
+            var y = (Tensor)NetOnnx.OnnxImport.ValueCodec.Read(Path.Combine(outDir, "output_0.pb"), null).Value;
+            Assert.Equal(x.ToArray<float>(), y.ToArray<float>());
+
+            error = new StringWriter();
+            Assert.Equal(1, NetOnnx.Tools.Cli.Run(["run", model, "--device", "tpu"], new StringWriter(), error));
+            Assert.Contains("device 'tpu'", error.ToString());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
