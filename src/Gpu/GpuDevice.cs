@@ -58,6 +58,8 @@ public sealed class GpuDevice
         _gemmDirect = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs, int>(DeviceKernels.GemmDirect);
         _convDirect = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int>(DeviceKernels.ConvDirect);
         _depthwise = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int>(DeviceKernels.Depthwise);
+        _convTranspose = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int>(DeviceKernels.ConvTransposeDirect);
+        _resizeNearest = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ResizeArgs, int>(DeviceKernels.ResizeNearest);
         _pool = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, PoolArgs, int>(DeviceKernels.Pool);
         RowReduce = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, RowArgs>(DeviceKernels.RowReduce);
         RowSoftmax = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, RowArgs>(DeviceKernels.RowSoftmax);
@@ -79,6 +81,8 @@ public sealed class GpuDevice
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int> _convDirect;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int> _depthwise;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, PoolArgs, int> _pool;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvArgs, int> _convTranspose;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ResizeArgs, int> _resizeNearest;
 
     /// <summary>Most threads one grid-stride launch uses.</summary>
     public int MaxLaunch { get; }
@@ -96,6 +100,8 @@ public sealed class GpuDevice
     internal void GemmDirect(AcceleratorStream s, int n, ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> res, ArrayView<float> c, GemmArgs p) { int t = Threads(n); _gemmDirect(s, t, a, b, bias, res, c, p, t); }
     internal void ConvDirect(AcceleratorStream s, int n, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> res, ArrayView<float> y, ConvArgs p) { int t = Threads(n); _convDirect(s, t, x, w, bias, res, y, p, t); }
     internal void Depthwise(AcceleratorStream s, int n, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> res, ArrayView<float> y, ConvArgs p) { int t = Threads(n); _depthwise(s, t, x, w, bias, res, y, p, t); }
+    internal void ConvTranspose(AcceleratorStream s, int n, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, ConvArgs p) { int t = Threads(n); _convTranspose(s, t, x, w, bias, y, p, t); }
+    internal void ResizeNearest(AcceleratorStream s, int n, ArrayView<float> x, ArrayView<float> y, ResizeArgs p) { int t = Threads(n); _resizeNearest(s, t, x, y, p, t); }
     internal void Pool(AcceleratorStream s, int n, ArrayView<float> x, ArrayView<float> y, PoolArgs p) { int t = Threads(n); _pool(s, t, x, y, p, t); }
 
     internal readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> Gemm;

@@ -351,6 +351,52 @@ public static class DeviceKernels
         y[i] = Activate(s, p.Act, p.ActA, p.ActB);
     }
 
+    /// <summary>
+    /// Transposed convolution, one thread per output gathering the inputs that scatter onto it: weights are
+    /// [C, OC/groups, KH, KW]; output (oh, ow) takes input (ih, iw) where oh + pad - kh*dilation = ih*stride.
+    /// </summary>
+    public static void ConvTransposeDirect(Index1D i, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, ConvArgs p, int threads)
+    {
+        for (int e = i; e < y.IntLength; e += threads) ConvTransposeAt(e, x, w, bias, y, p);
+    }
+
+    private static void ConvTransposeAt(int i, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, ConvArgs p)
+    {
+        int ow = i % p.OW, oh = (i / p.OW) % p.OH, oc = (i / (p.OW * p.OH)) % p.OC, img = i / (p.OW * p.OH * p.OC);
+        int ocg = p.OC / p.Groups, icg = p.C / p.Groups, g = oc / ocg, o = oc % ocg;
+        float s = p.HasBias != 0 ? bias[oc] : 0f;
+        for (int kh = 0; kh < p.KH; kh++)
+        {
+            int th = oh + p.PadH - kh * p.DilationH;
+            if (th < 0 || th % p.StrideH != 0) continue;
+            int ih = th / p.StrideH;
+            if (ih >= p.H) continue;
+            for (int kw = 0; kw < p.KW; kw++)
+            {
+                int tw = ow + p.PadW - kw * p.DilationW;
+                if (tw < 0 || tw % p.StrideW != 0) continue;
+                int iw = tw / p.StrideW;
+                if (iw >= p.W) continue;
+                for (int c = 0; c < icg; c++)
+                {
+                    int ic = g * icg + c;
+                    s += x[((img * p.C + ic) * p.H + ih) * p.W + iw] * w[((ic * ocg + o) * p.KH + kh) * p.KW + kw];
+                }
+            }
+        }
+        y[i] = Activate(s, p.Act, p.ActA, p.ActB);
+    }
+
+    public static void ResizeNearest(Index1D i, ArrayView<float> x, ArrayView<float> y, ResizeArgs p, int threads)
+    {
+        for (int e = i; e < y.IntLength; e += threads)
+        {
+            int ow = e % p.OW, oh = (e / p.OW) % p.OH, plane = e / (p.OW * p.OH);
+            int ih = XMath.Min((int)XMath.Floor(oh / p.ScaleH), p.H - 1), iw = XMath.Min((int)XMath.Floor(ow / p.ScaleW), p.W - 1);
+            y[e] = x[(plane * p.H + ih) * p.W + iw];
+        }
+    }
+
     /// <summary>Max or average pooling over NC planes, one thread per output.</summary>
     public static void Pool(Index1D i, ArrayView<float> x, ArrayView<float> y, PoolArgs p, int threads)
     {

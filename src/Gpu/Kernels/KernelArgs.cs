@@ -94,3 +94,10 @@ public struct RowArgs
     /// <summary>Reduce: 0 sum, 1 mean, 2 max, 3 min. LayerNorm: flags (1 skip, 2 beta, 4 write sum, 8 bias).</summary>
     public int Mode;
 }
+
+/// <summary>Nearest-neighbour resize of the last two axes: source = floor(destination / scale), clamped.</summary>
+public struct ResizeArgs
+{
+    public int H, W, OH, OW;
+    public float ScaleH, ScaleW;
+}

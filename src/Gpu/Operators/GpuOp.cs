@@ -138,6 +138,8 @@ internal static class GpuOps
         Add("FusedConv", ConvOp.Create, F);
         foreach (var n in new[] { "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool" }) Add(n, PoolOp.Create);
         Add("BatchNormalization", BatchNormOp.Create);
+        Add("ConvTranspose", ConvTransposeOp.Create);
+        Add("Resize", ResizeOp.Create);
         Add("Softmax", SoftmaxOp.Create);
         Add("LayerNormalization", LayerNormOp.Create);
         Add("LayerNormalization", LayerNormOp.Create, F);

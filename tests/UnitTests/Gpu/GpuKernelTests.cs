@@ -291,4 +291,23 @@ public class GpuKernelTests
         }
         GpuCheck.Matches(Build, new() { ["q"] = q, ["kt"] = kt, ["v"] = v, ["add"] = add, ["keep"] = keep });
     }
+
+    [Fact]
+    public void ConvTransposeMatchesCpu()
+    {
+        One("ConvTranspose", [RandomFloats(Rng, 1, 3, 4, 5), RandomFloats(Rng, 3, 2, 2, 2)], [1, 2, 8, 10], [A("strides", new long[] { 2, 2 })]);
+        One("ConvTranspose", [RandomFloats(Rng, 2, 4, 3, 3), RandomFloats(Rng, 4, 3, 3, 3), RandomFloats(Rng, 6)], [2, 6, 6, 6],
+            [A("strides", new long[] { 2, 2 }), A("pads", new long[] { 1, 1, 1, 1 }), A("output_padding", new long[] { 1, 1 }), A("group", 2L)]);
+        One("ConvTranspose", [RandomFloats(Rng, 1, 2, 7), RandomFloats(Rng, 2, 3, 3)], [1, 3, 15], [A("strides", new long[] { 2 }), A("dilations", new long[] { 2 }), A("pads", new long[] { 1, 1 })]);
+    }
+
+    [Fact]
+    public void ResizeNearestMatchesCpu()
+    {
+        NodeAttribute[] nearest = [A("mode", "nearest"), A("coordinate_transformation_mode", "asymmetric"), A("nearest_mode", "floor")];
+        One("Resize", [RandomFloats(Rng, 1, 2, 3, 4)], [1, 2, 6, 8], nearest, inputNames: ["x0", "", "scales"],
+            constants: new() { ["scales"] = Tensor.Create(new[] { 1f, 1f, 2f, 2f }, 4) });
+        One("Resize", [RandomFloats(Rng, 1, 2, 4, 4)], [1, 2, 6, 3], nearest, inputNames: ["x0", "", "", "sizes"],
+            constants: new() { ["sizes"] = Tensor.Create(new long[] { 1, 2, 6, 3 }, 4) });
+    }
 }
