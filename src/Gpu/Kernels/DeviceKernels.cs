@@ -46,10 +46,9 @@ public static class DeviceKernels
         }
     }
 
-    /// <summary>erf to about 1e-7 (Abramowitz and Stegun 7.1.26 is too coarse for GELU; this is W. J. Cody's form via erfc).</summary>
+    /// <summary>erf as 1 - erfc, erfc from the Chebyshev-fitted exponential in Numerical Recipes (erfcc: relative error below 1.2e-7).</summary>
     public static float Erf(float x)
     {
-        // Numerical Recipes' erfc Chebyshev fit: relative error below 1.2e-7 everywhere.
         float z = XMath.Abs(x);
         float t = 1f / (1f + 0.5f * z);
         float r = t * XMath.Exp(-z * z - 1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
