@@ -6,7 +6,7 @@ namespace NetOnnx.Benchmarks;
 /// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--level none|basic|extended|all] [--format table|json]
 /// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N]`: quick alternating side-by-side against ONNX Runtime, with peak memory
 /// measured per engine in child processes (`memory-probe`). `levels [MODEL...] [--threads N] [--rounds N]`: the optimizer's table
-/// (nodes, fusions, latency at level none vs all). Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
+/// (nodes, fusions, latency at level none vs all). `gpu gemm|zoo ...`: GPU provider timings (see GpuBench). Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
 /// </summary>
 public static class Program
 {
@@ -15,6 +15,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "compare") return Comparison.Run(args[1..]);
         if (args.Length > 0 && args[0] == "levels") return LevelComparison.Run(args[1..]);
         if (args.Length > 0 && args[0] == "memory-probe") return MemoryProbe.RunChild(args[1..]);
+        if (args.Length > 0 && args[0] == "gpu") return GpuBench.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -16,7 +16,7 @@ public static class BenchCommand
     private static readonly string[] Known =
     [
         "threads", "batch", "level", "concurrent", "iterations", "duration", "warmup", "warmup-ms", "seed", "input-dir", "input",
-        "random", "check", "rtol", "atol", "format", "out", "profile", "top", "report", "baseline", "threshold", "test-slowdown",
+        "random", "check", "rtol", "atol", "format", "out", "profile", "top", "report", "baseline", "threshold", "test-slowdown", "device",
     ];
 
     public static int Run(string[] args, TextWriter o) => Run(args, o, ReferenceEquals(o, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected ? Console.Error : null);
@@ -52,6 +52,7 @@ public static class BenchCommand
             Profile = a.Has("profile"),
             TopOps = a.GetInt("top", 5),
             SlowdownFactor = a.GetDouble("test-slowdown", 1),
+            Device = a.Get("device") ?? "cpu",
         };
         if (settings.Iterations < 1) throw new CliUsageException("--iterations must be at least 1");
         if (settings.DurationSeconds is <= 0) throw new CliUsageException("--duration must be more than 0 seconds");

@@ -22,6 +22,7 @@ public static class Cli
               run the optimisation passes, write the result as ONNX, print per-pass statistics
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
+        bench, run and conformance also take --device cpu|cuda|cuda-cublas|opencl|ilgpu-cpu|auto (the GPU provider; default cpu)
         """;
 
     /// <summary>Runs a command line; every failure becomes a one-line message on <paramref name="error"/> and a non-zero exit code.</summary>

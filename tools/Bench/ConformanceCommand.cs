@@ -9,13 +9,13 @@ public static class ConformanceCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args, "verbose", "failures");
-        a.RejectUnknown("filter", "threads", "verbose", "failures", "results", "rtol", "atol", "level");
+        a.RejectUnknown("filter", "threads", "verbose", "failures", "results", "rtol", "atol", "level", "device");
         if (a.Positional.Count != 1) throw new CliUsageException("conformance needs exactly one DIR");
         var root = a.Positional[0];
         if (!Directory.Exists(root)) throw new OnnxException($"test folder '{root}' does not exist");
         // --filter takes comma-separated substrings; a test runs when its folder name contains any of them.
         var filters = a.Get("filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
-        var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 1) };
+        var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 1), Device = a.Get("device") ?? "cpu" };
         if (a.Get("level") is { } level)
             options.OptimizationLevel = Enum.TryParse<OptimizationLevel>(level, ignoreCase: true, out var l) ? l
                 : throw new CliUsageException($"--level must be none, basic, extended or all, got '{level}'");

@@ -13,9 +13,9 @@ public static class RunCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args);
-        a.RejectUnknown("input", "input-dir", "output-dir", "threads", "level");
+        a.RejectUnknown("input", "input-dir", "output-dir", "threads", "level", "device");
         if (a.Positional.Count != 1) throw new CliUsageException("run needs exactly one MODEL");
-        var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 0), OptimizationLevel = CliArgs.ParseLevel(a.Get("level")) };
+        var options = new SessionOptions { IntraOpThreads = a.GetInt("threads", 0), OptimizationLevel = CliArgs.ParseLevel(a.Get("level")), Device = a.Get("device") ?? "cpu" };
         using var session = new InferenceSession(a.Positional[0], options);
         var graph = session.Model.Graph;
 

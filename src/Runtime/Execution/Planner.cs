@@ -9,12 +9,14 @@ public sealed class Planner
     private readonly Model _model;
     private readonly SessionOptions _options;
     private readonly KernelRegistry _registry;
+    private readonly IExecutionProvider? _provider;
 
     public Planner(Model model, SessionOptions options)
     {
         _model = model;
         _options = options;
         _registry = options.Kernels ?? KernelRegistry.Default;
+        _provider = ExecutionProviders.Resolve(options);
     }
 
     public ExecutionPlan Plan(Graph graph, Graph? enclosing = null) => PlanGraph(graph, isSubgraph: enclosing is not null, outerTypes: enclosing is null ? null : [enclosing], outerKnown: null);
@@ -55,8 +57,17 @@ public sealed class Planner
         var known = new Dictionary<string, Tensor>(graph.Initializers, StringComparer.Ordinal);
         foreach (var i in graph.Inputs) known.Remove(i.Name); // an initializer the caller may override is not a constant
         foreach (var (k, v) in evaluated) known[k] = v;
-        foreach (var node in order)
+        // Control flow bodies stay on the CPU: only the top-level graph is partitioned.
+        var units = _provider is null || isSubgraph ? order.Select(n => (IReadOnlyList<Node>)[n]).ToList() : Partition(graph, order, outerTypes);
+        foreach (var unit in units)
         {
+            if (unit.Count > 1 || (unit.Count == 1 && _claimed.Contains(unit[0])))
+            {
+                steps.Add(CompilePartition(graph, unit, Slot, steps.Count, outerTypes));
+                implicitReads.Add([]);
+                continue;
+            }
+            var node = unit[0];
             var inputs = node.Inputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
             var outputs = node.Outputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
             var kernel = CreateKernel(graph, node, outerTypes, out string kernelName, known);
@@ -158,7 +169,92 @@ public sealed class Planner
         return order;
     }
 
-    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName, IReadOnlyDictionary<string, Tensor> known)
+    private readonly HashSet<Node> _claimed = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// Splits the order into units: single CPU nodes and runs of nodes the provider claims. Nodes are reordered
+    /// (keeping dependencies) so that each device keeps running while it has ready nodes, which makes the runs
+    /// long and the host/device crossings few.
+    /// </summary>
+    private List<IReadOnlyList<Node>> Partition(Graph graph, List<Node> order, List<Graph>? outer)
+    {
+        var claimed = new bool[order.Count];
+        for (int i = 0; i < order.Count; i++)
+        {
+            if (graph.Subgraphs(order[i]).Any()) continue;
+            try { claimed[i] = _provider!.CanRun(CreateInfo(graph, order[i], outer)); }
+            catch (OnnxException) { claimed[i] = false; }
+            if (claimed[i]) _claimed.Add(order[i]);
+        }
+        var index = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < order.Count; i++) index[order[i]] = i;
+        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < order.Count; i++) foreach (var o in order[i].Outputs) if (o.Length > 0) producer[o] = i;
+        var waiting = new int[order.Count];
+        var consumers = new List<int>[order.Count];
+        for (int i = 0; i < order.Count; i++) consumers[i] = [];
+        for (int i = 0; i < order.Count; i++)
+        {
+            var reads = order[i].Inputs.Concat(graph.Subgraphs(order[i]).SelectMany(g => g.OuterScopeReads())).Distinct();
+            foreach (var r in reads)
+                if (r.Length > 0 && producer.TryGetValue(r, out int p) && p != i) { waiting[i]++; consumers[p].Add(i); }
+        }
+        var ready = new[] { new SortedSet<int>(), new SortedSet<int>() };
+        for (int i = 0; i < order.Count; i++) if (waiting[i] == 0) ready[claimed[i] ? 1 : 0].Add(i);
+        var units = new List<IReadOnlyList<Node>>();
+        List<Node>? run = null;
+        int side = 0;
+        while (ready[0].Count + ready[1].Count > 0)
+        {
+            if (ready[side].Count == 0) side = 1 - side;
+            int i = ready[side].Min;
+            ready[side].Remove(i);
+            if (side == 1) { if (run is null) { run = []; units.Add(run); } run.Add(order[i]); }
+            else { run = null; units.Add([order[i]]); }
+            foreach (int c in consumers[i]) if (--waiting[c] == 0) ready[claimed[c] ? 1 : 0].Add(c);
+        }
+        return units;
+    }
+
+    private PlanStep CompilePartition(Graph graph, IReadOnlyList<Node> nodes, Func<string, int> slot,
+        int stepIndex, List<Graph>? outer)
+    {
+        var inside = new HashSet<Node>(nodes, ReferenceEqualityComparer.Instance);
+        var produced = new HashSet<string>(nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0), StringComparer.Ordinal);
+        var inputs = nodes.SelectMany(n => n.Inputs)
+            .Where(i => i.Length > 0 && !produced.Contains(i) && !graph.Initializers.ContainsKey(i)).Distinct().ToList();
+        var readOutside = new HashSet<string>(graph.Outputs.Select(o => o.Name), StringComparer.Ordinal);
+        foreach (var n in graph.Nodes)
+        {
+            if (inside.Contains(n)) continue;
+            foreach (var i in n.Inputs) readOutside.Add(i);
+            foreach (var g in graph.Subgraphs(n)) foreach (var r in g.OuterScopeReads()) readOutside.Add(r);
+        }
+        var outputs = nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0 && readOutside.Contains(o)).Distinct().ToList();
+        var partition = new DevicePartition
+        {
+            Nodes = nodes.Select(n => CreateInfo(graph, n, outer)).ToList(),
+            Inputs = inputs,
+            Outputs = outputs,
+            Constant = name => graph.Initializers.GetValueOrDefault(name),
+        };
+        var node = new Node("DevicePartition", inputs, outputs, $"{_provider!.Name} partition {stepIndex} ({nodes.Count} nodes)", FusedOps.Domain);
+        OpKernel kernel;
+        try { kernel = _provider.Compile(partition); }
+        catch (OnnxException) { throw; }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException)
+        {
+            throw ModelLoadException.ForNode(node, e.Message, e);
+        }
+        return new PlanStep
+        {
+            Node = node, Kernel = kernel, KernelName = _provider.Name,
+            Inputs = inputs.Select(slot).ToArray(), Outputs = outputs.Select(slot).ToArray(),
+        };
+    }
+
+    /// <param name="known">Values known at plan time (initializers and plan-time constants); null: the graph's initializers.</param>
+    private KernelInfo CreateInfo(Graph graph, Node node, List<Graph>? outer, IReadOnlyDictionary<string, Tensor>? known = null)
     {
         int opset = (int)Math.Min(int.MaxValue, _model.OpsetFor(node.Domain));
         if (opset == 0)
@@ -175,20 +271,23 @@ public sealed class Planner
             if (outer is not null) foreach (var g in outer) if ((t = g.TypeOf(n)) is not null) return t;
             return null;
         }
-        var inTypes = node.Inputs.Select(TypeOf).ToArray();
-        var outTypes = node.Outputs.Select(TypeOf).ToArray();
-
-        // The element type the registration constrains: input 0 by default.
-        DataType? TypeAt(int i) => i < inTypes.Length && inTypes[i] is TensorType tt ? tt.ElementType : null;
-        var reg = _registry.Find(node.Domain, node.OpType, opset, null, out string why);
-        if (reg is not null && reg.Types.Length > 0)
-            reg = _registry.Find(node.Domain, node.OpType, opset, TypeAt(reg.TypeInput), out why);
-        if (reg is null) throw ModelLoadException.ForNode(node, why);
-
-        var info = new KernelInfo(node, opset, inTypes, outTypes,
-            name => known.GetValueOrDefault(name),
+        IReadOnlyDictionary<string, Tensor> constants = known ?? graph.Initializers;
+        return new KernelInfo(node, opset, node.Inputs.Select(TypeOf).ToArray(), node.Outputs.Select(TypeOf).ToArray(),
+            name => constants.GetValueOrDefault(name),
             sub => PlanGraph(sub, isSubgraph: true, outerTypes: [graph, .. outer ?? []], outerKnown: known),
             _options);
+    }
+
+    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName, IReadOnlyDictionary<string, Tensor> known)
+    {
+        var info = CreateInfo(graph, node, outer, known);
+        // The element type the registration constrains: input 0 by default.
+        DataType? TypeAt(int i) => i < info.InputTypes.Count && info.InputTypes[i] is TensorType tt ? tt.ElementType : null;
+        var reg = _registry.Find(node.Domain, node.OpType, info.OpsetVersion, null, out string why);
+        if (reg is not null && reg.Types.Length > 0)
+            reg = _registry.Find(node.Domain, node.OpType, info.OpsetVersion, TypeAt(reg.TypeInput), out why);
+        if (reg is null) throw ModelLoadException.ForNode(node, why);
+
         kernelName = reg.Source;
         try
         {

@@ -169,7 +169,12 @@ public sealed class Session : IDisposable
         }
     }
 
-    public void Dispose() { }
+    /// <summary>Frees what kernels hold outside the managed heap (device buffers of a GPU partition).</summary>
+    public void Dispose()
+    {
+        foreach (var step in Plan.Steps)
+            if (step.Kernel is IDisposable d) d.Dispose();
+    }
 }
 
 /// <summary>One profiled run: total latency and every node's time.</summary>

@@ -15,5 +15,13 @@ public sealed class SessionOptions
     /// <summary>Passes to skip by name.</summary>
     public HashSet<string> DisabledPasses { get; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Where nodes run: "cpu" (default), or a device the GPU provider (NetOnnx.Gpu) offers: "cuda", "opencl",
+    /// "ilgpu-cpu" (ILGPU's CPU simulator, for tests) or "auto" (CUDA, then OpenCL, then the CPU).
+    /// </summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>A provider to use instead of the one <see cref="Device"/> names (for embedders and tests).</summary>
+    public IExecutionProvider? ExecutionProvider { get; set; }
+
     public int EffectiveThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 }

@@ -61,6 +61,11 @@ public static class ShapeRules
                 if (to != DataType.Undefined && Enum.IsDefined(to)) outs[0] = new TensorType(to, x.Shape);
                 break;
             }
+            case "Resize" or "Upsample" or "ConvTranspose" when x is not null:
+                // Sizes depend on scales or output_shape the planner may not know; the element type and rank are
+                // still the input's, which is what kernel selection (and device placement) downstream needs.
+                outs[0] = new TensorType(x.ElementType, x.Shape is null ? null : Enumerable.Repeat(Dim.Unknown, x.Shape.Length).ToArray());
+                break;
             case "CastLike" when x is not null && In(1) is { } like:
                 outs[0] = new TensorType(like.ElementType, x.Shape);
                 break;

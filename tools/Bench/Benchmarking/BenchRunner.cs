@@ -33,6 +33,8 @@ public sealed class BenchSettings
     /// <summary>Test hook: busy-waits after each measured run so its latency becomes this many times longer.</summary>
     public double SlowdownFactor { get; init; } = 1;
     public int ProfiledRunsForTopOps { get; init; } = 10;
+    /// <summary>Where the session runs (SessionOptions.Device: cpu, cuda, opencl, ilgpu-cpu, auto).</summary>
+    public string Device { get; init; } = "cpu";
 
     public int SettingsPerModel => Threads.Count * Batches.Count * Levels.Count;
 }
@@ -53,7 +55,7 @@ public sealed class BenchRunner(BenchSettings settings, Action<string, double>? 
                 var sw = Stopwatch.StartNew();
                 try
                 {
-                    var options = new SessionOptions { IntraOpThreads = threads, OptimizationLevel = level, EnableProfiling = settings.Profile };
+                    var options = new SessionOptions { IntraOpThreads = threads, OptimizationLevel = level, EnableProfiling = settings.Profile, Device = settings.Device };
                     session = target.Path is null ? new InferenceSession(DefaultModel.Build(), options) : new InferenceSession(target.Path, options);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
