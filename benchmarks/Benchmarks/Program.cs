@@ -11,6 +11,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "compare") return Comparison.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "compare-pair") return QuantizedComparison.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -36,6 +36,7 @@ public sealed class PassManager
         .Add(new Passes.HardSwishFusion())
         .Add(new Passes.ConvActivationFusion())
         .Add(new Passes.GemmActivationFusion())
+        .Add(new Passes.Quantization.DynamicQuantizeMatMulFusion())
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
         .Add(new Passes.GeluFusion())
         .Add(new Passes.LayerNormFusion())
