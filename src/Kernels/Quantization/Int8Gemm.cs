@@ -86,12 +86,11 @@ public static unsafe class Int8Gemm
     public static Int8GemmPath BestPath { get; } = Avx512BW.IsSupported ? Int8GemmPath.Avx512
         : Avx2.IsSupported ? Int8GemmPath.Avx2 : Int8GemmPath.Portable;
 
-    /// <summary>Test hook: forces a path (null = best for this CPU). A path the CPU lacks falls back to portable.</summary>
-    public static Int8GemmPath? ForcedPath { get; set; }
-
-    private static Int8GemmPath SelectPath()
+    /// <summary>The path to run: the one asked for (tests), else the best; one the CPU lacks falls back to portable.</summary>
+    private static Int8GemmPath SelectPath(Int8GemmPath? requested)
     {
-        var p = ForcedPath ?? BestPath;
+        // A VNNI (vpdpbusd) kernel would be chosen here once .NET exposes it.
+        var p = requested ?? BestPath;
         if (p == Int8GemmPath.Avx512 && !Avx512BW.IsSupported) p = Int8GemmPath.Portable;
         if (p == Int8GemmPath.Avx2 && !Avx2.IsSupported) p = Int8GemmPath.Portable;
         return p;
@@ -105,7 +104,7 @@ public static unsafe class Int8Gemm
     /// Float output goes to <paramref name="cFloat"/>, uint8 to <paramref name="cBytes"/>, row stride N.
     /// </summary>
     public static void Multiply(ReadOnlySpan<byte> a, int m, int aZero, ReadOnlySpan<int> rowSums, PackedInt8Weights w,
-        in Int8GemmEpilogue ep, Span<float> cFloat, Span<byte> cBytes, int threads)
+        in Int8GemmEpilogue ep, Span<float> cFloat, Span<byte> cBytes, int threads, Int8GemmPath? path = null)
     {
         int n = w.N, kp = w.PaddedK;
         if (m == 0) return;
@@ -125,7 +124,7 @@ public static unsafe class Int8Gemm
             int zb = ep.WeightZero?[j] ?? 0;
             colTerm[j] = -aZero * w.ColumnSums[j] + w.K * aZero * zb;
         }
-        var path = SelectPath();
+        var kernel = SelectPath(path);
         int rowBlocks = (m + MR - 1) / MR, colBlocks = (w.Panels + NRPanels - 1) / NRPanels;
         // Tasks are column blocks x row strips, so threads split both a wide N and a tall M.
         int strips = Math.Max(1, Math.Min(rowBlocks, (threads * 4 + colBlocks - 1) / colBlocks));
@@ -144,7 +143,7 @@ public static unsafe class Int8Gemm
             {
                 int strip = task / colBlocks, cb = task % colBlocks;
                 int r0 = strip * rowsPerStrip, r1 = Math.Min(m, r0 + rowsPerStrip);
-                RunBlock(path, (byte*)ia, r0, r1, cb * NRPanels, Math.Min(w.Panels, cb * NRPanels + NRPanels), w, colTerm,
+                RunBlock(kernel, (byte*)ia, r0, r1, cb * NRPanels, Math.Min(w.Panels, cb * NRPanels + NRPanels), w, colTerm,
                     anyZb ? (int*)irs : null, epCopy, (float*)icf, (byte*)icb);
             }, work);
         }
