@@ -18,7 +18,7 @@ public static class Cli
               inputs, outputs, opsets, op histogram, parameters
           optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all] [--portable]
               run the optimisation passes, write the result as ONNX, print per-pass statistics
-          quantize MODEL -o OUT.onnx [--mode dynamic] [--calib DIR] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity]
+          quantize MODEL -o OUT.onnx [--mode dynamic|static] [--calib DIR] [--method minmax|percentile|entropy] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity]
               INT8 model as standard ONNX; prints per-output error vs float and per-layer sensitivity
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'

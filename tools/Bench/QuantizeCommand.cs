@@ -28,11 +28,14 @@ public static class QuantizeCommand
         if (positional.Count != 1) throw new CliUsageException("quantize needs exactly one MODEL");
         if (output is null) throw new CliUsageException("quantize needs -o OUT.onnx");
         string mode = a.Get("mode") ?? "dynamic";
-        if (mode == "static")
-            throw new CliUsageException("--mode static (calibrated QDQ) is not implemented yet; use --mode dynamic");
-        if (mode != "dynamic") throw new CliUsageException($"unknown --mode '{mode}' (dynamic, static)");
-        if (a.Get("method") is { } method && method is not ("minmax" or "percentile" or "entropy"))
-            throw new CliUsageException($"unknown --method '{method}' (minmax, percentile, entropy)");
+        if (mode is not ("dynamic" or "static")) throw new CliUsageException($"unknown --mode '{mode}' (dynamic, static)");
+        var method = (a.Get("method") ?? "minmax") switch
+        {
+            "minmax" => CalibrationMethod.MinMax,
+            "percentile" => CalibrationMethod.Percentile,
+            "entropy" => CalibrationMethod.Entropy,
+            var m => throw new CliUsageException($"unknown --method '{m}' (minmax, percentile, entropy)"),
+        };
         double? maxError = a.Has("max-error") ? a.GetDouble("max-error", 0) : null;
         var exclude = (a.Get("exclude") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.Ordinal);
@@ -43,10 +46,15 @@ public static class QuantizeCommand
         var inputs = AccuracyReport.LoadInputs(a.Get("calib"), modelPath, reference.Graph);
         var floatOutputs = AccuracyReport.RunAll(floatBytes, inputs);
 
+        string? baseDir = Path.GetDirectoryName(Path.GetFullPath(modelPath));
+        // Static: activation ranges from the calibration inputs, once, for every candidate layer.
+        var ranges = mode == "static" ? Calibrate(floatBytes, baseDir, inputs, method) : null;
         (byte[] Bytes, List<QuantizedLayer> Layers) Quantize(IReadOnlySet<string> excluded)
         {
-            var m = OnnxModelLoader.Load(floatBytes, Path.GetDirectoryName(Path.GetFullPath(modelPath)));
-            var layers = DynamicQuantization.Apply(m, new DynamicQuantizationOptions { PerChannel = a.Has("per-channel"), Exclude = excluded });
+            var m = OnnxModelLoader.Load(floatBytes, baseDir);
+            var layers = ranges is null
+                ? DynamicQuantization.Apply(m, new DynamicQuantizationOptions { PerChannel = a.Has("per-channel"), Exclude = excluded })
+                : StaticQuantization.Apply(m, ranges, new StaticQuantizationOptions { PerChannel = a.Has("per-channel"), Exclude = excluded });
             return (AccuracyReport.Bytes(m), layers);
         }
         List<OutputError> Errors(byte[] model) => AccuracyReport.Compare(floatOutputs, AccuracyReport.RunAll(model, inputs));
@@ -81,7 +89,7 @@ public static class QuantizeCommand
         File.WriteAllBytes(output, bytes);
 
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"quantized {layers.Count} layers (dynamic, weights int8 7-bit {(a.Has("per-channel") ? "per channel" : "per tensor")}); {inputs.Count} evaluation input set(s)"));
+            $"quantized {layers.Count} layers ({(mode == "static" ? $"static QDQ, {method.ToString().ToLowerInvariant()} calibration, weights int8" : "dynamic, weights int8 7-bit")} {(a.Has("per-channel") ? "per channel" : "per tensor")}); {inputs.Count} calibration/evaluation input set(s)"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"size {floatBytes.Length / 1048576.0:F2} MB -> {bytes.Length / 1048576.0:F2} MB ({(double)floatBytes.Length / bytes.Length:F2}x smaller)"));
         AccuracyReport.Write(o, errors);
@@ -96,5 +104,34 @@ public static class QuantizeCommand
                 $"error budget {b2:G4}: {(AccuracyReport.Worst(errors) <= b2 ? "met" : "NOT met")} with {kept.Count} layer(s) kept in float{(kept.Count > 0 ? ": " + string.Join(", ", kept) : "")}"));
         o.WriteLine($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>
+    /// Runs the float model (unoptimised, so every tensor keeps its name) with the tensors to calibrate added as
+    /// outputs: a first pass for min/max, a second for the histograms Percentile and Entropy need.
+    /// </summary>
+    private static Dictionary<string, (float Lo, float Hi)> Calibrate(byte[] floatBytes, string? baseDir,
+        IReadOnlyList<Dictionary<string, object>> inputs, CalibrationMethod method)
+    {
+        var m = OnnxModelLoader.Load(floatBytes, baseDir);
+        var names = StaticQuantization.TensorsToCalibrate(m, new StaticQuantizationOptions());
+        if (names.Count == 0) throw new OnnxException("nothing to quantize: no Conv/MatMul/Gemm with constant float weights");
+        var existing = m.Graph.Outputs.Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var n in names) if (!existing.Contains(n)) m.Graph.Outputs.Add(new ValueInfo(n, null));
+        var ranges = names.ToDictionary(n => n, _ => new ActivationRange(), StringComparer.Ordinal);
+        using var session = new InferenceSession(AccuracyReport.Bytes(m), new SessionOptions { IntraOpThreads = 1, OptimizationLevel = OptimizationLevel.None });
+        int passes = method == CalibrationMethod.MinMax ? 1 : 2;
+        for (int pass = 0; pass < passes; pass++)
+            foreach (var set in inputs)
+            {
+                var outs = session.Run(set, names);
+                foreach (var n in names)
+                    if (outs[n] is Tensor { ElementType: DataType.Float } t)
+                    {
+                        if (pass == 0) ranges[n].Observe(t.ReadOnlySpan<float>());
+                        else ranges[n].Histogram(t.ReadOnlySpan<float>());
+                    }
+            }
+        return ranges.ToDictionary(kv => kv.Key, kv => kv.Value.Range(method), StringComparer.Ordinal);
     }
 }

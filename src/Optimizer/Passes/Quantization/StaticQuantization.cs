@@ -1,0 +1,170 @@
+using NetOnnx.Runtime;
+
+namespace NetOnnx.Optimizer.Passes.Quantization;
+
+/// <summary>Options of <see cref="StaticQuantization"/>.</summary>
+public sealed record StaticQuantizationOptions
+{
+    /// <summary>One weight scale per output channel instead of one per tensor.</summary>
+    public bool PerChannel { get; init; } = true;
+    /// <summary>Node names or op types left in float.</summary>
+    public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Static quantization in the QDQ format ONNX Runtime runs: every Conv, MatMul and Gemm with constant float
+/// weights reads its activation through QuantizeLinear -> DequantizeLinear (uint8, scale and zero point from
+/// calibration), its weights as int8 (symmetric, [-127, 127], per output channel or per tensor) through
+/// DequantizeLinear, its bias as int32 at scale a_scale * w_scale, and its output passes QuantizeLinear ->
+/// DequantizeLinear too, so each op is a DQ -> op -> Q island another runtime can run as one integer kernel.
+/// A tensor quantized once (an op's output feeding the next op) is not quantized again.
+/// </summary>
+public static class StaticQuantization
+{
+    /// <summary>The activation tensors calibration must observe: inputs and outputs of the ops that will be quantized.</summary>
+    public static List<string> TensorsToCalibrate(Model model, StaticQuantizationOptions options)
+    {
+        var ix = new GraphIndex(model.Graph);
+        var names = new List<string>();
+        foreach (var n in model.Graph.Nodes)
+            if (Quantizable(n, ix, options) is not null)
+            {
+                if (!names.Contains(n.Inputs[0])) names.Add(n.Inputs[0]);
+                if (!names.Contains(n.Outputs[0])) names.Add(n.Outputs[0]);
+            }
+        return names;
+    }
+
+    /// <summary>The weight's output-channel axis for an op this pass handles, else null.</summary>
+    private static int? Quantizable(Node n, GraphIndex ix, StaticQuantizationOptions options)
+    {
+        if (n.Domain.Length != 0 || n.Outputs.Count != 1 || n.Inputs.Count < 2) return null;
+        if (options.Exclude.Contains(DynamicQuantization.LayerId(n)) || options.Exclude.Contains(n.OpType)) return null;
+        if (ix.Constant(n.Inputs[0]) is not null || ix.Constant(n.Inputs[1]) is not { ElementType: DataType.Float } w) return null;
+        switch (n.OpType)
+        {
+            case "Conv" when w.Rank >= 3:
+                return 0;
+            case "MatMul" when w.Rank == 2 && n.Inputs.Count == 2:
+                return 1;
+            case "Gemm" when w.Rank == 2 && n.GetInt("transA", 0) == 0 && n.GetFloat("alpha", 1f) == 1f && n.GetFloat("beta", 1f) == 1f:
+                return n.GetInt("transB", 0) != 0 ? 0 : 1;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Rewrites the model. <paramref name="ranges"/> holds a calibrated [lo, hi] for every tensor of
+    /// <see cref="TensorsToCalibrate"/>; returns the layers quantized.
+    /// </summary>
+    public static List<QuantizedLayer> Apply(Model model, IReadOnlyDictionary<string, (float Lo, float Hi)> ranges, StaticQuantizationOptions options)
+    {
+        long opset = model.OpsetFor("");
+        if (opset < 13) throw new OnnxException($"static QDQ quantization needs ai.onnx opset >= 13 (per-axis DequantizeLinear); the model imports {opset}");
+        var g = model.Graph;
+        var ix = new GraphIndex(g);
+        var layers = new List<QuantizedLayer>();
+        var result = new List<Node>();
+        // Activation tensor -> (DQ output name, scale) once it has a Q/DQ pair.
+        var dequantized = new Dictionary<string, (string Name, float Scale)>(StringComparer.Ordinal);
+
+        (float Scale, byte Zero) Params(string tensor)
+        {
+            if (!ranges.TryGetValue(tensor, out var r)) throw new OnnxException($"no calibration range for tensor '{tensor}'");
+            float lo = Math.Min(r.Lo, 0), hi = Math.Max(r.Hi, 0);
+            float scale = hi > lo ? (hi - lo) / 255f : 1f;
+            byte zero = (byte)Math.Clamp(MathF.Round(-lo / scale, MidpointRounding.ToEven), 0, 255);
+            return (scale, zero);
+        }
+
+        (string Name, float Scale) AddQdq(string tensor, string source, string dqOutput)
+        {
+            var (scale, zero) = Params(tensor);
+            string stem = Stem(tensor);
+            string s = ix.AddInitializer(stem + "_scale", Tensor.Scalar(scale));
+            string z = ix.AddInitializer(stem + "_zero_point", Tensor.Create(DataType.UInt8, new[] { zero }));
+            string q = ix.FreshName(stem + "_quantized");
+            result.Add(new Node("QuantizeLinear", [source, s, z], [q], ix.FreshName(stem + "_QuantizeLinear")));
+            result.Add(new Node("DequantizeLinear", [q, s, z], [dqOutput], ix.FreshName(stem + "_DequantizeLinear")));
+            return (dqOutput, scale);
+        }
+
+        foreach (var node in g.Nodes)
+        {
+            if (Quantizable(node, ix, options) is not { } axis) { result.Add(node); continue; }
+            string id = DynamicQuantization.LayerId(node), stem = Stem(id);
+            string a = node.Inputs[0];
+            if (!dequantized.TryGetValue(a, out var aq))
+                dequantized[a] = aq = AddQdq(a, a, ix.FreshName(Stem(a) + "_dequantized"));
+
+            var w = ix.Constant(node.Inputs[1])!;
+            int channels = w.Shape[axis];
+            var (wq, ws) = QuantizeAxis(w, axis, options.PerChannel);
+            int[] pShape = options.PerChannel ? [channels] : [];
+            string wqName = ix.AddInitializer(stem + "_weight_quantized", Tensor.Create(DataType.Int8, wq, (int[])w.Shape.Clone()));
+            string wsName = ix.AddInitializer(stem + "_weight_scale", Tensor.Create(ws, pShape));
+            string wzName = ix.AddInitializer(stem + "_weight_zero_point", Tensor.Create(DataType.Int8, new sbyte[ws.Length], pShape));
+            string wdq = ix.FreshName(stem + "_weight_dequantized");
+            var wAttrs = options.PerChannel ? new[] { NodeAttribute.Of("axis", (long)axis) } : [];
+            result.Add(new Node("DequantizeLinear", [wqName, wsName, wzName], [wdq], ix.FreshName(stem + "_weight_DequantizeLinear"), "", wAttrs));
+
+            var inputs = new List<string>(node.Inputs) { [0] = aq.Name, [1] = wdq };
+            // Bias as int32 at scale a_scale * w_scale (what QLinearConv expects); a 1-D constant [channels] only.
+            if (node.OpType != "MatMul" && inputs.Count > 2 && ix.Constant(inputs[2]) is { ElementType: DataType.Float, Rank: 1 } bias && bias.Length == channels)
+            {
+                var bs = bias.ReadOnlySpan<float>();
+                var bq = new int[channels];
+                var bScale = new float[channels];
+                for (int c = 0; c < channels; c++)
+                {
+                    bScale[c] = aq.Scale * ws[options.PerChannel ? c : 0];
+                    bq[c] = (int)Math.Clamp(Math.Round(bs[c] / (double)bScale[c], MidpointRounding.ToEven), int.MinValue, int.MaxValue);
+                }
+                string bqName = ix.AddInitializer(stem + "_bias_quantized", Tensor.Create(DataType.Int32, bq, channels));
+                string bsName = ix.AddInitializer(stem + "_bias_scale", Tensor.Create(bScale, channels));
+                string bzName = ix.AddInitializer(stem + "_bias_zero_point", Tensor.Create(DataType.Int32, new int[channels], channels));
+                string bdq = ix.FreshName(stem + "_bias_dequantized");
+                result.Add(new Node("DequantizeLinear", [bqName, bsName, bzName], [bdq], ix.FreshName(stem + "_bias_DequantizeLinear"), "", [NodeAttribute.Of("axis", 0L)]));
+                inputs[2] = bdq;
+            }
+            string y = node.Outputs[0];
+            string raw = ix.FreshName(stem + "_output");
+            result.Add(new Node(node.OpType, inputs, [raw], node.Name, node.Domain, node.Attributes.Values));
+            dequantized[y] = AddQdq(y, raw, y);
+            layers.Add(new QuantizedLayer(id, node.OpType, 4L * w.Length, w.Length + 8L * ws.Length));
+        }
+        g.Nodes.Clear();
+        g.Nodes.AddRange(result);
+        var read = g.Nodes.SelectMany(n => n.Inputs).Concat(g.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (var sub in g.Nodes.SelectMany(g.Subgraphs)) read.UnionWith(sub.OuterScopeReads());
+        var inputNames = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in g.Initializers.Keys.ToList())
+            if (!read.Contains(name) && !inputNames.Contains(name)) g.Initializers.Remove(name);
+        g.ValueTypes.Clear();
+        return layers;
+    }
+
+    private static string Stem(string name) => name.Replace('/', '_').Replace(':', '_').Trim('_');
+
+    /// <summary>Symmetric int8 [-127, 127] along <paramref name="axis"/> (or one scale for the tensor).</summary>
+    public static (sbyte[] Q, float[] Scales) QuantizeAxis(Tensor w, int axis, bool perChannel)
+    {
+        var s = w.ReadOnlySpan<float>();
+        int channels = w.Shape[axis];
+        int inner = 1;
+        for (int d = axis + 1; d < w.Rank; d++) inner *= w.Shape[d];
+        var maxAbs = new float[perChannel ? channels : 1];
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (!float.IsFinite(s[i])) throw new OnnxException($"weight element {i} is {s[i]}; only finite weights can be quantized");
+            int c = perChannel ? i / inner % channels : 0;
+            maxAbs[c] = Math.Max(maxAbs[c], MathF.Abs(s[i]));
+        }
+        var scales = maxAbs.Select(m => m > 0 ? m / 127f : 1f).ToArray();
+        var q = new sbyte[s.Length];
+        for (int i = 0; i < s.Length; i++)
+            q[i] = (sbyte)Math.Clamp(MathF.Round(s[i] / scales[perChannel ? i / inner % channels : 0], MidpointRounding.ToEven), -127, 127);
+        return (q, scales);
+    }
+}
