@@ -23,6 +23,8 @@ public sealed class PassManager
     /// clean-up passes then expose duplicates for CSE, and dead-code elimination sweeps what they orphaned.
     /// </summary>
     public static PassManager CreateDefault() => new PassManager()
+        // Before constant folding, which would dequantize the island's weights back to float.
+        .Add(new Passes.Quantization.QdqConvFusion())
         .Add(new Passes.ShapeFolding())
         .Add(new Passes.ConstantFolding())
         .Add(new Passes.IdentityElimination())

@@ -63,10 +63,14 @@ public enum Int8GemmOutput { Float, UInt8 }
 /// <summary>
 /// Per-call parameters of the epilogue. Each output is
 /// real = ColumnScale[j] * (sum_k (a - aZero)(b - bZero[j])) + Bias[j]; for uint8 output that value is then
-/// requantized: clamp(round_half_even(real / OutputScale) + OutputZero, 0, 255).
+/// requantized: clamp(round_half_even(real / OutputScale) + OutputZero, 0, 255). With <see cref="Requant"/>
+/// set, uint8 output is instead clamp(round_half_even((acc + IntBias[j]) * Requant[j]) + OutputZero, 0, 255)
+/// in double, QLinearConv/QLinearMatMul's exact formula. TransposedStride = M writes C transposed
+/// (C[j * M + i]), e.g. [pixels, channels] products into NCHW.
 /// </summary>
 public readonly record struct Int8GemmEpilogue(float[] ColumnScale, float[]? Bias, int[]? WeightZero,
-    Int8GemmOutput Output = Int8GemmOutput.Float, float OutputScale = 1f, int OutputZero = 0);
+    Int8GemmOutput Output = Int8GemmOutput.Float, float OutputScale = 1f, int OutputZero = 0,
+    double[]? Requant = null, int[]? IntBias = null, int TransposedStride = 0);
 
 /// <summary>Which inner kernel runs: chosen once from the CPU, overridable by tests.</summary>
 public enum Int8GemmPath { Portable, Avx2, Avx512 }
@@ -109,6 +113,9 @@ public static unsafe class Int8Gemm
         int n = w.N, kp = w.PaddedK;
         if (m == 0) return;
         if (a.Length < (long)(m - 1) * kp + w.K) throw new ArgumentException($"A holds {a.Length} bytes, {m} rows of stride {kp} need more");
+        if (ep.Requant is not null && ep.Requant.Length != n) throw new ArgumentException($"requant multipliers have {ep.Requant.Length} values, N is {n}");
+        if (ep.IntBias is not null && ep.IntBias.Length != n) throw new ArgumentException($"int bias has {ep.IntBias.Length} values, N is {n}");
+        if (ep.TransposedStride != 0 && ep.TransposedStride != m) throw new ArgumentException($"transposed stride {ep.TransposedStride} must equal M = {m}");
         if (ep.ColumnScale.Length != n) throw new ArgumentException($"column scale has {ep.ColumnScale.Length} values, N is {n}");
         if (ep.Bias is not null && ep.Bias.Length != n) throw new ArgumentException($"bias has {ep.Bias.Length} values, N is {n}");
         if (ep.WeightZero is not null && ep.WeightZero.Length != n) throw new ArgumentException($"weight zero points have {ep.WeightZero.Length} values, N is {n}");
@@ -228,14 +235,27 @@ public static unsafe class Int8Gemm
             }
             else
             {
-                byte* dst = cb + (long)(i0 + r) * n + j0;
+                long step = ep.TransposedStride > 0 ? ep.TransposedStride : 1;
+                byte* dst = ep.TransposedStride > 0 ? cb + (long)j0 * ep.TransposedStride + i0 + r : cb + (long)(i0 + r) * n + j0;
+                var requant = ep.Requant;
+                var intBias = ep.IntBias;
                 for (int j = 0; j < cols; j++)
                 {
                     int q = ar[j] + colTerm[j0 + j] - (zb != null ? zb[j0 + j] * rs : 0);
-                    float v = q * scale[j0 + j];
-                    if (bias != null) v += bias[j0 + j];
-                    float y = MathF.Round(v / ep.OutputScale, MidpointRounding.ToEven) + ep.OutputZero;
-                    dst[j] = (byte)(y >= 255f ? 255 : y >= 0f ? (int)y : 0);
+                    int yq;
+                    if (requant != null)
+                    {
+                        double y = Math.Round((double)(q + (intBias?[j0 + j] ?? 0)) * requant[j0 + j], MidpointRounding.ToEven) + ep.OutputZero;
+                        yq = y >= 255 ? 255 : y >= 0 ? (int)y : 0;
+                    }
+                    else
+                    {
+                        float v = q * scale[j0 + j];
+                        if (bias != null) v += bias[j0 + j];
+                        float y = MathF.Round(v / ep.OutputScale, MidpointRounding.ToEven) + ep.OutputZero;
+                        yq = y >= 255f ? 255 : y >= 0f ? (int)y : 0;
+                    }
+                    dst[j * step] = (byte)yq;
                 }
             }
         }

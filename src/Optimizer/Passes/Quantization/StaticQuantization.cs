@@ -14,7 +14,7 @@ public sealed record StaticQuantizationOptions
 /// <summary>
 /// Static quantization in the QDQ format ONNX Runtime runs: every Conv, MatMul and Gemm with constant float
 /// weights reads its activation through QuantizeLinear -> DequantizeLinear (uint8, scale and zero point from
-/// calibration), its weights as int8 (symmetric, [-127, 127], per output channel or per tensor) through
+/// calibration), its weights as int8 (symmetric, 7-bit [-63, 63] like ONNX Runtime's reduce_range, per output channel or per tensor) through
 /// DequantizeLinear, its bias as int32 at scale a_scale * w_scale, and its output passes QuantizeLinear ->
 /// DequantizeLinear too, so each op is a DQ -> op -> Q island another runtime can run as one integer kernel.
 /// A tensor quantized once (an op's output feeding the next op) is not quantized again.
@@ -30,10 +30,15 @@ public static class StaticQuantization
             if (Quantizable(n, ix, options) is not null)
             {
                 if (!names.Contains(n.Inputs[0])) names.Add(n.Inputs[0]);
-                if (!names.Contains(n.Outputs[0])) names.Add(n.Outputs[0]);
+                var y = FollowingRelu(n, ix)?.Outputs[0] ?? n.Outputs[0];
+                if (!names.Contains(y)) names.Add(y);
             }
         return names;
     }
+
+    /// <summary>A Relu that alone reads the op's output: quantized after it, so the island includes it.</summary>
+    private static Node? FollowingRelu(Node n, GraphIndex ix) =>
+        ix.SoleReader(n.Outputs[0]) is { } r && FusionHelpers.IsStandard(r, "Relu") && r.Outputs.Count == 1 ? r : null;
 
     /// <summary>The weight's output-channel axis for an op this pass handles, else null.</summary>
     private static int? Quantizable(Node n, GraphIndex ix, StaticQuantizationOptions options)
@@ -90,8 +95,10 @@ public static class StaticQuantization
             return (dqOutput, scale);
         }
 
+        var handled = new HashSet<Node>();
         foreach (var node in g.Nodes)
         {
+            if (handled.Contains(node)) continue;
             if (Quantizable(node, ix, options) is not { } axis) { result.Add(node); continue; }
             string id = DynamicQuantization.LayerId(node), stem = Stem(id);
             string a = node.Inputs[0];
@@ -131,7 +138,15 @@ public static class StaticQuantization
             string y = node.Outputs[0];
             string raw = ix.FreshName(stem + "_output");
             result.Add(new Node(node.OpType, inputs, [raw], node.Name, node.Domain, node.Attributes.Values));
-            dequantized[y] = AddQdq(y, raw, y);
+            if (FollowingRelu(node, ix) is { } relu)
+            {
+                // op -> Relu -> Q -> DQ -> (Relu's readers): calibrated on the Relu output, whose zero point is 0.
+                string reluRaw = ix.FreshName(Stem(relu.Outputs[0]) + "_raw");
+                result.Add(new Node("Relu", [raw], [reluRaw], relu.Name));
+                handled.Add(relu);
+                dequantized[relu.Outputs[0]] = AddQdq(relu.Outputs[0], reluRaw, relu.Outputs[0]);
+            }
+            else dequantized[y] = AddQdq(y, raw, y);
             layers.Add(new QuantizedLayer(id, node.OpType, 4L * w.Length, w.Length + 8L * ws.Length));
         }
         g.Nodes.Clear();
@@ -147,7 +162,13 @@ public static class StaticQuantization
 
     private static string Stem(string name) => name.Replace('/', '_').Replace(':', '_').Trim('_');
 
-    /// <summary>Symmetric int8 [-127, 127] along <paramref name="axis"/> (or one scale for the tensor).</summary>
+    /// <summary>
+    /// Largest weight magnitude: 7 bits, as for dynamic quantization, so the integer kernel takes its single
+    /// vpmaddubsw path (full-range weights need two per step).
+    /// </summary>
+    public const int WeightLimit = DynamicQuantization.WeightLimit;
+
+    /// <summary>Symmetric int8 [-WeightLimit, WeightLimit] along <paramref name="axis"/> (or one scale for the tensor).</summary>
     public static (sbyte[] Q, float[] Scales) QuantizeAxis(Tensor w, int axis, bool perChannel)
     {
         var s = w.ReadOnlySpan<float>();
@@ -161,10 +182,10 @@ public static class StaticQuantization
             int c = perChannel ? i / inner % channels : 0;
             maxAbs[c] = Math.Max(maxAbs[c], MathF.Abs(s[i]));
         }
-        var scales = maxAbs.Select(m => m > 0 ? m / 127f : 1f).ToArray();
+        var scales = maxAbs.Select(m => m > 0 ? m / WeightLimit : 1f).ToArray();
         var q = new sbyte[s.Length];
         for (int i = 0; i < s.Length; i++)
-            q[i] = (sbyte)Math.Clamp(MathF.Round(s[i] / scales[perChannel ? i / inner % channels : 0], MidpointRounding.ToEven), -127, 127);
+            q[i] = (sbyte)Math.Clamp(MathF.Round(s[i] / scales[perChannel ? i / inner % channels : 0], MidpointRounding.ToEven), -WeightLimit, WeightLimit);
         return (q, scales);
     }
 }
