@@ -30,6 +30,8 @@ public sealed class QdqConvFusion : IGraphPass
             if (!ScalarU8Params(ix, q, out _)) continue;
             var yz = q.Inputs.Count > 2 ? ix.Constant(q.Inputs[2]) : null;
             if (!ix.IsPrivateIntermediate(q.Inputs[0]) || ix.Producer(q.Inputs[0]) is not { } prev) continue;
+            // DQ -> MaxPool -> Q with shared parameters could pool the integers, but our uint8 MaxPool is the
+            // generic (slow) pooling loop, so float MaxPool between DQ and Q stays faster here.
             Node? relu = null;
             Node conv = prev;
             if (FusionHelpers.IsStandard(prev, "Relu"))

@@ -73,6 +73,8 @@ public static class StaticQuantization
         var result = new List<Node>();
         // Activation tensor -> (DQ output name, scale) once it has a Q/DQ pair.
         var dequantized = new Dictionary<string, (string Name, float Scale)>(StringComparer.Ordinal);
+        // DQ output name -> the scale and zero-point initializers it uses.
+        var qdqParams = new Dictionary<string, (string Scale, string Zero)>(StringComparer.Ordinal);
 
         (float Scale, byte Zero) Params(string tensor)
         {
@@ -92,6 +94,7 @@ public static class StaticQuantization
             string q = ix.FreshName(stem + "_quantized");
             result.Add(new Node("QuantizeLinear", [source, s, z], [q], ix.FreshName(stem + "_QuantizeLinear")));
             result.Add(new Node("DequantizeLinear", [q, s, z], [dqOutput], ix.FreshName(stem + "_DequantizeLinear")));
+            qdqParams[dqOutput] = (s, z);
             return (dqOutput, scale);
         }
 
@@ -99,6 +102,20 @@ public static class StaticQuantization
         foreach (var node in g.Nodes)
         {
             if (handled.Contains(node)) continue;
+            if (FusionHelpers.IsStandard(node, "MaxPool") && node.Outputs.Count == 1 && dequantized.TryGetValue(node.Inputs[0], out var pooled)
+                && qdqParams.TryGetValue(pooled.Name, out var pp))
+            {
+                // Max commutes with the monotonic (de)quantization: the output keeps the input's scale and zero
+                // point, so DQ -> MaxPool -> Q is a MaxPool on the integers for runtimes that see it.
+                string pstem = Stem(node.Outputs[0]);
+                string praw = ix.FreshName(pstem + "_raw"), pq = ix.FreshName(pstem + "_quantized");
+                result.Add(new Node("MaxPool", [pooled.Name], [praw], node.Name, "", node.Attributes.Values));
+                result.Add(new Node("QuantizeLinear", [praw, pp.Scale, pp.Zero], [pq], ix.FreshName(pstem + "_QuantizeLinear")));
+                result.Add(new Node("DequantizeLinear", [pq, pp.Scale, pp.Zero], [node.Outputs[0]], ix.FreshName(pstem + "_DequantizeLinear")));
+                dequantized[node.Outputs[0]] = (node.Outputs[0], pooled.Scale);
+                qdqParams[node.Outputs[0]] = pp;
+                continue;
+            }
             if (Quantizable(node, ix, options) is not { } axis) { result.Add(node); continue; }
             string id = DynamicQuantization.LayerId(node), stem = Stem(id);
             string a = node.Inputs[0];

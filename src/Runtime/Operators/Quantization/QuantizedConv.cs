@@ -173,11 +173,15 @@ public sealed class QLinearConv : OpKernel
         _conv = new IntegerConv(info);
         if (_conv.Group == 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } w && w.Length > 0)
         {
-            int m = w.Shape[0], k = w.Length / m;
+            // B [K, M] with K ordered (ky, kx, c) to match channel-last patches: each kernel row is one copy.
+            int m = w.Shape[0], c = w.Shape[1], kh = w.Shape[2], kw = w.Shape[3], k = w.Length / m;
             var ws = w.ReadOnlySpan<sbyte>();
             var bt = new sbyte[w.Length];
             for (int oc = 0; oc < m; oc++)
-                for (int i = 0; i < k; i++) bt[i * m + oc] = ws[oc * k + i];
+                for (int ch = 0; ch < c; ch++)
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int kx = 0; kx < kw; kx++)
+                            bt[((ky * kw + kx) * c + ch) * m + oc] = ws[((oc * c + ch) * kh + ky) * kw + kx];
             _packed = PackedInt8Weights.Pack(bt, k, m);
             _wShape = w.Shape;
         }
@@ -272,6 +276,7 @@ public sealed class QLinearConv : OpKernel
         int pixels = oh * ow, kp = _packed!.PaddedK, inSize = ih * iw;
         var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], m, oh, ow]);
         var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pixels * kp);
+        var channelLast = System.Buffers.ArrayPool<byte>.Shared.Rent(inSize * c);
         var rowSums = zeroPerCol is null ? [] : new int[pixels];
         var ep = new Int8GemmEpilogue(new float[m], null, zeroPerCol, Int8GemmOutput.UInt8, OutputZero: z, Requant: requant, IntBias: bv, TransposedStride: pixels);
         try
@@ -280,50 +285,53 @@ public sealed class QLinearConv : OpKernel
             for (int b = 0; b < x.Shape[0]; b++)
             {
                 var img = xs.Slice(b * c * inSize, c * inSize);
-                BuildPatches(img, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                for (int ch = 0; ch < c; ch++)
+                {
+                    var plane = img.Slice(ch * inSize, inSize);
+                    for (int p = 0; p < inSize; p++) channelLast[p * c + ch] = plane[p];
+                }
+                BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
                 if (zeroPerCol is not null)
                     for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += patches[p * kp + i]; rowSums[p] = sum; }
                 Int8Gemm.Multiply(patches, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
             }
         }
-        finally { System.Buffers.ArrayPool<byte>.Shared.Return(patches); }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(patches);
+            System.Buffers.ArrayPool<byte>.Shared.Return(channelLast);
+        }
     }
 
-    /// <summary>Row p = output pixel p, columns (channel, ky, kx) as in the weight layout; outside the image: the zero point.</summary>
-    private static void BuildPatches(ReadOnlySpan<byte> img, int c, int ih, int iw, int kh, int kw, IntegerConv.Geometry geo,
+    /// <summary>
+    /// Row p = output pixel p, columns (ky, kx, channel) from the channel-last image [H, W, C], so each kernel row
+    /// inside the image is one contiguous copy of kw * C bytes; outside the image: the zero point (real zero).
+    /// </summary>
+    private static void BuildPatches(byte[] hwc, int c, int ih, int iw, int kh, int kw, IntegerConv.Geometry geo,
         int oh, int ow, byte pad, byte[] patches, int kp)
     {
         int sh = geo.Strides[0], sw = geo.Strides[1], dh = geo.Dilations[0], dw = geo.Dilations[1], ph = geo.PadsBegin[0], pw = geo.PadsBegin[1];
-        int k = c * kh * kw;
-        if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == ih && ow == iw)
-        {
-            // 1x1: a transpose of [C, HW].
-            int hw = ih * iw;
-            for (int ch = 0; ch < c; ch++)
-            {
-                var src = img.Slice(ch * hw, hw);
-                for (int p = 0; p < hw; p++) patches[p * kp + ch] = src[p];
-            }
-            return;
-        }
+        int span = kw * c;
         for (int y0 = 0; y0 < oh; y0++)
             for (int x0 = 0; x0 < ow; x0++)
             {
-                var row = patches.AsSpan((y0 * ow + x0) * kp, k);
-                int col = 0;
-                for (int ch = 0; ch < c; ch++)
+                var row = patches.AsSpan((y0 * ow + x0) * kp, kh * span);
+                int xs0 = x0 * sw - pw;
+                for (int ky = 0; ky < kh; ky++)
                 {
-                    var plane = img.Slice(ch * ih * iw, ih * iw);
-                    for (int ky = 0; ky < kh; ky++)
+                    var dst = row.Slice(ky * span, span);
+                    int yy = y0 * sh - ph + ky * dh;
+                    if ((uint)yy >= (uint)ih) { dst.Fill(pad); continue; }
+                    if (dw == 1 && xs0 >= 0 && xs0 + kw <= iw)
                     {
-                        int yy = y0 * sh - ph + ky * dh;
-                        if ((uint)yy >= (uint)ih) { row.Slice(col, kw).Fill(pad); col += kw; continue; }
-                        var line = plane.Slice(yy * iw, iw);
-                        for (int kx = 0; kx < kw; kx++)
-                        {
-                            int xx = x0 * sw - pw + kx * dw;
-                            row[col++] = (uint)xx < (uint)iw ? line[xx] : pad;
-                        }
+                        hwc.AsSpan((yy * iw + xs0) * c, span).CopyTo(dst);
+                        continue;
+                    }
+                    for (int kx = 0; kx < kw; kx++)
+                    {
+                        int xx = xs0 + kx * dw;
+                        if ((uint)xx < (uint)iw) hwc.AsSpan((yy * iw + xx) * c, c).CopyTo(dst.Slice(kx * c, c));
+                        else dst.Slice(kx * c, c).Fill(pad);
                     }
                 }
             }
