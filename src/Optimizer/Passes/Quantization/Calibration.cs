@@ -69,39 +69,44 @@ public sealed class ActivationRange
     }
 
     /// <summary>
-    /// KL-divergence calibration (as TensorRT describes it): the clipping threshold whose 128-level quantized
-    /// distribution Q loses the least information about the clipped reference P, outliers folded into the last bin.
+    /// KL-divergence calibration (as TensorRT and ONNX Runtime describe it): the clipping threshold whose
+    /// 128-level quantized distribution Q of the kept bins loses the least information about the reference P
+    /// (the kept bins with the clipped outliers folded into the last one). Empty Q bins under P mass are
+    /// smoothed with a small epsilon rather than skipped.
     /// </summary>
     private static float EntropyThreshold(long[] hist)
     {
         const int levels = 128;
+        const double eps = 1e-4;
         if (hist.Sum() == 0) return 1;
         double best = double.PositiveInfinity;
         int bestI = hist.Length;
         var p = new double[hist.Length];
+        var q = new double[hist.Length];
+        long total = hist.Sum();
         for (int i = levels; i <= hist.Length; i++)
         {
+            long outliers = 0;
+            for (int j = i; j < hist.Length; j++) outliers += hist[j];
             for (int j = 0; j < i; j++) p[j] = hist[j];
-            for (int j = i; j < hist.Length; j++) p[i - 1] += hist[j];
-            // Q: the first i bins merged into `levels` groups, each group's mass spread over its non-empty bins.
-            var q = new double[i];
+            p[i - 1] += outliers;
+            // Q: the kept bins (without outliers) merged into `levels` groups, each spread over the bins P has mass in.
             for (int g = 0; g < levels; g++)
             {
                 int start = g * i / levels, end = (g + 1) * i / levels;
                 double mass = 0;
                 int nonEmpty = 0;
-                for (int j = start; j < end; j++) { mass += hist[j]; if (hist[j] != 0) nonEmpty++; }
-                if (g == levels - 1) for (int j = i; j < hist.Length; j++) mass += hist[j];
-                for (int j = start; j < end; j++) q[j] = hist[j] != 0 || (g == levels - 1 && j == i - 1 && p[j] > 0) ? mass / Math.Max(1, nonEmpty) : 0;
+                for (int j = start; j < end; j++) { mass += hist[j]; if (p[j] != 0) nonEmpty++; }
+                for (int j = start; j < end; j++) q[j] = p[j] != 0 && nonEmpty > 0 ? mass / nonEmpty : 0;
             }
-            double sp = 0, sq = 0;
-            for (int j = 0; j < i; j++) { sp += p[j]; sq += q[j]; }
+            double sq = 0;
+            for (int j = 0; j < i; j++) sq += q[j];
             double kl = 0;
             for (int j = 0; j < i; j++)
             {
                 if (p[j] == 0) continue;
-                double pj = p[j] / sp, qj = q[j] / sq;
-                kl += qj > 0 ? pj * Math.Log(pj / qj) : pj * 30; // an empty Q bin under P mass: heavy penalty
+                double pj = p[j] / total, qj = sq > 0 ? q[j] / sq : 0;
+                kl += pj * Math.Log(pj / Math.Max(qj, eps));
             }
             if (kl < best) { best = kl; bestI = i; }
         }
