@@ -89,7 +89,7 @@ public static class QuantizeCommand
         File.WriteAllBytes(output, bytes);
 
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"quantized {layers.Count} layers ({(mode == "static" ? $"static QDQ, {method.ToString().ToLowerInvariant()} calibration, weights int8" : "dynamic, weights int8 7-bit")} {(a.Has("per-channel") ? "per channel" : "per tensor")}); {inputs.Count} calibration/evaluation input set(s)"));
+            $"quantized {layers.Count} layers ({(mode == "static" ? $"static QDQ, {method.ToString().ToLowerInvariant()} calibration, weights int8 7-bit" : "dynamic, weights int8 7-bit")} {(a.Has("per-channel") ? "per channel" : "per tensor")}); {inputs.Count} calibration/evaluation input set(s)"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"size {floatBytes.Length / 1048576.0:F2} MB -> {bytes.Length / 1048576.0:F2} MB ({(double)floatBytes.Length / bytes.Length:F2}x smaller)"));
         AccuracyReport.Write(o, errors);
