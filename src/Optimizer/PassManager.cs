@@ -34,6 +34,8 @@ public sealed class PassManager
         .Add(new Passes.ConvBatchNormFolding())
         .Add(new Passes.ConvMulFolding())
         .Add(new Passes.ConvAddFolding())
+        // Before MatMulAddToGemm, so pruned 2-D MatMul+bias pairs still find the sparse kernel.
+        .Add(new Passes.Pruning.SparseMatMulSelection())
         .Add(new Passes.MatMulAddToGemm())
         .Add(new Passes.HardSwishFusion())
         .Add(new Passes.ConvActivationFusion())
