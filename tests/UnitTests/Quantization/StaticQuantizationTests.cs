@@ -188,6 +188,32 @@ public class StaticQuantizationTests
     }
 
     [Fact]
+    public void GroupedConvIslandStaysFloatAndBiasListedAsInputIsStillQuantized()
+    {
+        var rng = new Random(4);
+        Model Build()
+        {
+            var m = Model([F("x", 1, 3, 6, 6)], [F("y", 1, 3, 6, 6)],
+                [N("Conv", ["x", "w", "b"], ["y"], NodeAttribute.Of("group", 3L), NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 }))],
+                new Dictionary<string, Tensor> { ["w"] = RandomFloats(new Random(4), 3, 1, 3, 3), ["b"] = RandomFloats(new Random(5), 3) }, opset: 13);
+            // Older exporters list initializers as graph inputs too.
+            m.Graph.Inputs.Add(F("b", 3));
+            return m;
+        }
+        var x = RandomFloats(rng, 1, 3, 6, 6);
+        var q = Build();
+        var ranges = new Dictionary<string, (float, float)> { ["x"] = (-2f, 2f), ["y"] = (-30f, 30f) };
+        StaticQuantization.Apply(q, ranges, new StaticQuantizationOptions());
+        Assert.Contains(q.Graph.Initializers.Values, t => t.ElementType == DataType.Int32 && t.Length == 3);
+        using var s = new InferenceSession(q, new SessionOptions { IntraOpThreads = 1 });
+        Assert.DoesNotContain(s.Model.Graph.Nodes, n => n.OpType == "QLinearConv");
+        var y = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        using var f = new InferenceSession(Build(), new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+        var r = f.Run(new Dictionary<string, Tensor> { ["x"] = x, ["b"] = Build().Graph.Initializers["b"] })["y"].ToArray<float>();
+        for (int i = 0; i < r.Length; i++) Assert.True(Math.Abs(r[i] - y[i]) < 0.5f, $"[{i}] {r[i]} vs {y[i]}");
+    }
+
+    [Fact]
     public void OldOpsetIsRefusedWithTheReason()
     {
         var m = FloatCnn();

@@ -6,7 +6,8 @@ namespace NetOnnx.Optimizer.Passes.Quantization;
 /// A QDQ island DequantizeLinear(xq) -> Conv(·, DequantizeLinear(Wq) [, DequantizeLinear(Bq)]) [-> Relu] -> QuantizeLinear
 /// becomes one QLinearConv (standard ONNX) on the integers, whose uint8 path runs the int8 GEMM with the
 /// requantization in its epilogue. Conditions: constant int8 weights (per tensor or per output channel,
-/// axis 0), uint8 activations with scalar scales and zero points, an int32 bias at scale x_scale * w_scale, and a
+/// axis 0), ungrouped 2-D convolution, uint8 activations with scalar scales and zero points, an int32 bias at
+/// scale x_scale * w_scale, and a
 /// Relu only when the output zero point is 0 (then the clamp at 0 already is the Relu). Runs before constant
 /// folding, which would otherwise turn the weight DequantizeLinear back into float.
 /// </summary>
@@ -41,6 +42,8 @@ public sealed class QdqConvFusion : IGraphPass
                 relu = prev; conv = c;
             }
             if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || conv.Inputs.Count < 2) continue;
+            // Grouped (e.g. depthwise) QLinearConv has no integer fast path here; the float Conv is faster.
+            if (conv.GetInt("group", 1) != 1) continue;
             if (ix.Producer(conv.Inputs[0]) is not { } xdq || !FusionHelpers.IsStandard(xdq, "DequantizeLinear") || xdq.Inputs.Count < 3
                 || !ScalarU8Params(ix, xdq, out float xs)) continue;
             if (ix.Producer(conv.Inputs[1]) is not { } wdq || !FusionHelpers.IsStandard(wdq, "DequantizeLinear") || !ix.IsPrivateIntermediate(conv.Inputs[1])) continue;

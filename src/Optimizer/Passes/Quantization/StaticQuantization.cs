@@ -135,7 +135,9 @@ public static class StaticQuantization
 
             var inputs = new List<string>(node.Inputs) { [0] = aq.Name, [1] = wdq };
             // Bias as int32 at scale a_scale * w_scale (what QLinearConv expects); a 1-D constant [channels] only.
-            if (node.OpType != "MatMul" && inputs.Count > 2 && ix.Constant(inputs[2]) is { ElementType: DataType.Float, Rank: 1 } bias && bias.Length == channels)
+            // Read the initializer even when it is also a graph input (older exporters list them all): the
+            // quantized model is a new model whose bias is the int32 tensor.
+            if (node.OpType != "MatMul" && inputs.Count > 2 && g.Initializers.GetValueOrDefault(inputs[2]) is { ElementType: DataType.Float, Rank: 1 } bias && bias.Length == channels)
             {
                 var bs = bias.ReadOnlySpan<float>();
                 var bq = new int[channels];
