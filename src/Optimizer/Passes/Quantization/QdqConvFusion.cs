@@ -3,12 +3,13 @@ using NetOnnx.Runtime;
 namespace NetOnnx.Optimizer.Passes.Quantization;
 
 /// <summary>
-/// A QDQ island DequantizeLinear(xq) -> Conv(·, DequantizeLinear(Wq) [, DequantizeLinear(Bq)]) [-> Relu] -> QuantizeLinear
+/// A QDQ island DequantizeLinear(xq) -> Conv(·, DequantizeLinear(Wq) [, DequantizeLinear(Bq)]) [-> Relu | Clip(0, max)] -> QuantizeLinear
 /// becomes one QLinearConv (standard ONNX) on the integers, whose uint8 path runs the int8 GEMM with the
 /// requantization in its epilogue. Conditions: constant int8 weights (per tensor or per output channel,
 /// axis 0), ungrouped 2-D convolution, uint8 activations with scalar scales and zero points, an int32 bias at
 /// scale x_scale * w_scale, and a
-/// Relu only when the output zero point is 0 (then the clamp at 0 already is the Relu). Runs before constant
+/// Relu or Clip(0, max) only when the output zero point is 0 and max is not below the output range (then the
+/// uint8 clamp already is the activation). Runs before constant
 /// folding, which would otherwise turn the weight DequantizeLinear back into float.
 /// </summary>
 public sealed class QdqConvFusion : IGraphPass
@@ -35,9 +36,13 @@ public sealed class QdqConvFusion : IGraphPass
             // generic (slow) pooling loop, so float MaxPool between DQ and Q stays faster here.
             Node? relu = null;
             Node conv = prev;
-            if (FusionHelpers.IsStandard(prev, "Relu"))
+            bool clip = FusionHelpers.IsStandard(prev, "Clip");
+            if (FusionHelpers.IsStandard(prev, "Relu") || clip)
             {
                 if (yz is not null && yz.ReadOnlySpan<byte>()[0] != 0) continue;
+                // Clip(0, max) is implied by the uint8 range [0, 255 * y_scale] when max is not below its top.
+                float ys = ix.Constant(q.Inputs[1])!.ReadOnlySpan<float>()[0];
+                if (clip && (ClipBounds(prev, ix) is not ({ } lo, var hi) || lo != 0 || !(hi is null || hi >= 255 * ys * (1 - 1e-6f)))) continue;
                 if (!ix.IsPrivateIntermediate(prev.Inputs[0]) || ix.Producer(prev.Inputs[0]) is not { } c) continue;
                 relu = prev; conv = c;
             }
@@ -97,6 +102,24 @@ public sealed class QdqConvFusion : IGraphPass
         g.Nodes.Clear();
         g.Nodes.AddRange(kept);
         return new PassResult(dead.Count + replace.Count, fused, Detail: $"{fused} QLinearConv");
+    }
+
+    /// <summary>Constant Clip bounds (attributes before opset 11, inputs after; null = unbounded); null if not constant.</summary>
+    internal static (float? Lo, float? Hi)? ClipBounds(Node clip, GraphIndex ix)
+    {
+        if (clip.HasAttr("min") || clip.HasAttr("max") || clip.Inputs.Count == 1)
+            return (clip.HasAttr("min") ? clip.GetFloat("min", 0) : null, clip.HasAttr("max") ? clip.GetFloat("max", 0) : null);
+        float? Bound(int i)
+        {
+            if (clip.Inputs.Count <= i || clip.Inputs[i].Length == 0) return null;
+            // An initializer, or (in an unoptimised model) the output of a Constant node.
+            var t = ix.Constant(clip.Inputs[i])
+                ?? (ix.Producer(clip.Inputs[i]) is { } p && FusionHelpers.IsStandard(p, "Constant") ? p.GetTensor("value") : null);
+            return t is { ElementType: DataType.Float, Length: 1 } ? t.ReadOnlySpan<float>()[0] : float.NaN;
+        }
+        float? lo = Bound(1), hi = Bound(2);
+        if (lo is float l && float.IsNaN(l) || hi is float h && float.IsNaN(h)) return null;
+        return (lo, hi);
     }
 
     /// <summary>Scale and zero point (inputs 1 and 2) are constant scalars and the zero point, if any, is uint8.</summary>

@@ -36,9 +36,16 @@ public static class StaticQuantization
         return names;
     }
 
-    /// <summary>A Relu that alone reads the op's output: quantized after it, so the island includes it.</summary>
-    private static Node? FollowingRelu(Node n, GraphIndex ix) =>
-        ix.SoleReader(n.Outputs[0]) is { } r && FusionHelpers.IsStandard(r, "Relu") && r.Outputs.Count == 1 ? r : null;
+    /// <summary>
+    /// A Relu, or a Clip from 0 (Relu6), that alone reads the op's output: quantized after it, so the island
+    /// includes it (its zero point is then 0 and the quantized range's clamp does the activation's work).
+    /// </summary>
+    private static Node? FollowingRelu(Node n, GraphIndex ix)
+    {
+        if (ix.SoleReader(n.Outputs[0]) is not { } r || r.Outputs.Count != 1 || r.Inputs[0] != n.Outputs[0]) return null;
+        if (FusionHelpers.IsStandard(r, "Relu")) return r;
+        return FusionHelpers.IsStandard(r, "Clip") && QdqConvFusion.ClipBounds(r, ix) is ({ } lo, _) && lo == 0 ? r : null;
+    }
 
     /// <summary>The weight's output-channel axis for an op this pass handles, else null.</summary>
     private static int? Quantizable(Node n, GraphIndex ix, StaticQuantizationOptions options)
@@ -161,7 +168,7 @@ public static class StaticQuantization
             {
                 // op -> Relu -> Q -> DQ -> (Relu's readers): calibrated on the Relu output, whose zero point is 0.
                 string reluRaw = ix.FreshName(Stem(relu.Outputs[0]) + "_raw");
-                result.Add(new Node("Relu", [raw], [reluRaw], relu.Name));
+                result.Add(new Node(relu.OpType, [raw, .. relu.Inputs.Skip(1)], [reluRaw], relu.Name, "", relu.Attributes.Values));
                 handled.Add(relu);
                 dequantized[relu.Outputs[0]] = AddQdq(relu.Outputs[0], reluRaw, relu.Outputs[0]);
             }
