@@ -214,6 +214,32 @@ public class StaticQuantizationTests
     }
 
     [Fact]
+    public void ConvClipIslandBecomesOneQLinearConv()
+    {
+        Model Build() => Model([F("x", 1, 2, 5, 5)], [F("y", 1, 4, 5, 5)],
+            [
+                N("Conv", ["x", "w"], ["c"], NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 })),
+                N("Clip", ["c", "lo", "hi"], ["y"]),
+            ],
+            new Dictionary<string, Tensor>
+            {
+                ["w"] = RandomFloats(new Random(9), 4, 2, 3, 3), ["lo"] = Tensor.Scalar(0f), ["hi"] = Tensor.Scalar(6f),
+            }, opset: 13);
+        var x = RandomFloats(new Random(10), 1, 2, 5, 5);
+        var q = Build();
+        StaticQuantization.Apply(q, new Dictionary<string, (float, float)> { ["x"] = (-2f, 2f), ["y"] = (0f, 6f) }, new StaticQuantizationOptions());
+        using var s = new InferenceSession(q, new SessionOptions { IntraOpThreads = 1 });
+        Assert.Single(s.Model.Graph.Nodes, n => n.OpType == "QLinearConv");
+        Assert.DoesNotContain(s.Model.Graph.Nodes, n => n.OpType is "Clip" or "Conv");
+        var y = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        using var f = new InferenceSession(Build(), new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+        var r = f.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        // Steps of 2/255 on x and 6/255 on y, 7-bit weights: a few output steps at most.
+        for (int i = 0; i < r.Length; i++) Assert.True(Math.Abs(r[i] - y[i]) < 0.15f, $"[{i}] {r[i]} vs {y[i]}");
+        Assert.All(y, v => Assert.InRange(v, 0f, 6f));
+    }
+
+    [Fact]
     public void OldOpsetIsRefusedWithTheReason()
     {
         var m = FloatCnn();
