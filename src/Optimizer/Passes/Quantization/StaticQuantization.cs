@@ -144,7 +144,7 @@ public static class StaticQuantization
             // Bias as int32 at scale a_scale * w_scale (what QLinearConv expects); a 1-D constant [channels] only.
             // Read the initializer even when it is also a graph input (older exporters list them all): the
             // quantized model is a new model whose bias is the int32 tensor.
-            if (node.OpType != "MatMul" && inputs.Count > 2 && g.Initializers.GetValueOrDefault(inputs[2]) is { ElementType: DataType.Float, Rank: 1 } bias && bias.Length == channels)
+            if (node.OpType != "MatMul" && inputs.Count > 2 && ResolveInitializer(g, ix, inputs[2]) is { ElementType: DataType.Float, Rank: 1 } bias && bias.Length == channels)
             {
                 var bs = bias.ReadOnlySpan<float>();
                 var bq = new int[channels];
@@ -184,6 +184,18 @@ public static class StaticQuantization
             if (!read.Contains(name) && !inputNames.Contains(name)) g.Initializers.Remove(name);
         g.ValueTypes.Clear();
         return layers;
+    }
+
+    /// <summary>An initializer by name, looking through Identity nodes (exporters share equal biases that way).</summary>
+    private static Tensor? ResolveInitializer(Graph g, GraphIndex ix, string name)
+    {
+        for (int hops = 0; hops < 8; hops++)
+        {
+            if (g.Initializers.TryGetValue(name, out var t)) return t;
+            if (ix.Producer(name) is not { } p || !FusionHelpers.IsStandard(p, "Identity")) return null;
+            name = p.Inputs[0];
+        }
+        return null;
     }
 
     private static string Stem(string name) => name.Replace('/', '_').Replace(':', '_').Trim('_');
