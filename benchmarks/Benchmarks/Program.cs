@@ -6,7 +6,8 @@ namespace NetOnnx.Benchmarks;
 /// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--level none|basic|extended|all] [--format table|json]
 /// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N]`: quick alternating side-by-side against ONNX Runtime, with peak memory
 /// measured per engine in child processes (`memory-probe`). `levels [MODEL...] [--threads N] [--rounds N]`: the optimizer's table
-/// (nodes, fusions, latency at level none vs all). `gpu gemm|zoo ...`: GPU provider timings (see GpuBench). Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
+/// (nodes, fusions, latency at level none vs all). `gpu gemm|zoo ...`: GPU provider timings (see GpuBench).
+/// `compare-pair FLOAT OTHER`: two files of one model (e.g. FP32 and INT8) timed in both engines. Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
 /// </summary>
 public static class Program
 {
@@ -16,6 +17,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "levels") return LevelComparison.Run(args[1..]);
         if (args.Length > 0 && args[0] == "memory-probe") return MemoryProbe.RunChild(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuBench.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "compare-pair") return QuantizedComparison.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -23,6 +23,8 @@ public sealed class PassManager
     /// clean-up passes then expose duplicates for CSE, and dead-code elimination sweeps what they orphaned.
     /// </summary>
     public static PassManager CreateDefault() => new PassManager()
+        // Before constant folding, which would dequantize the island's weights back to float.
+        .Add(new Passes.Quantization.QdqConvFusion())
         .Add(new Passes.ShapeFolding())
         .Add(new Passes.ConstantFolding())
         .Add(new Passes.IdentityElimination())
@@ -32,10 +34,13 @@ public sealed class PassManager
         .Add(new Passes.ConvBatchNormFolding())
         .Add(new Passes.ConvMulFolding())
         .Add(new Passes.ConvAddFolding())
+        // Before MatMulAddToGemm, so pruned 2-D MatMul+bias pairs still find the sparse kernel.
+        .Add(new Passes.Pruning.SparseMatMulSelection())
         .Add(new Passes.MatMulAddToGemm())
         .Add(new Passes.HardSwishFusion())
         .Add(new Passes.ConvActivationFusion())
         .Add(new Passes.GemmActivationFusion())
+        .Add(new Passes.Quantization.DynamicQuantizeMatMulFusion())
         // Transformer fusions (internal-domain ops); LayerNorm before SkipLayerNorm, which extends it.
         .Add(new Passes.GeluFusion())
         .Add(new Passes.LayerNormFusion())

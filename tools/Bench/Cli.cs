@@ -20,6 +20,10 @@ public static class Cli
               inputs, outputs, opsets, op histogram, parameters
           optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all] [--portable]
               run the optimisation passes, write the result as ONNX, print per-pass statistics
+          quantize MODEL -o OUT.onnx [--mode dynamic|static] [--calib DIR] [--method minmax|percentile|entropy] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity]
+              INT8 model as standard ONNX; prints per-output error vs float and per-layer sensitivity
+          prune MODEL -o OUT.onnx --sparsity S [--global] [--calib DIR] [--exclude NAME|OP,...] [--no-sensitivity]
+              magnitude pruning of Conv/MatMul/Gemm weights; prints per-output error vs float and per-layer sensitivity
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
         bench, run and conformance also take --device cpu|cuda|cuda-cublas|opencl|ilgpu-cpu|auto (the GPU provider; default cpu)
@@ -63,6 +67,8 @@ public static class Cli
             "inspect" => InspectCommand.Run(rest, output),
             "conformance" => ConformanceCommand.Run(rest, output),
             "optimize" => OptimizeCommand.Run(rest, output),
+            "quantize" => QuantizeCommand.Run(rest, output),
+            "prune" => PruneCommand.Run(rest, output),
             "help" or "--help" or "-h" => Help(output),
             _ when verb.StartsWith('-') || File.Exists(verb) || Directory.Exists(verb) => BenchCommand.Run(args, output),
             _ => throw new CliUsageException($"unknown verb '{verb}'"),

@@ -96,6 +96,29 @@ public static class QuantizeKernels
         for (; i < x.Length; i++) y[i] = (x[i] - zeroPoint) * scale;
     }
 
+    /// <summary>y = (x - zeroPoint) * scale for uint8 x, 32 values per step (widened u8 -> i32 -> float).</summary>
+    public static void Dequantize(ReadOnlySpan<byte> x, float scale, float zeroPoint, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"output holds {y.Length} values, input {x.Length}");
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(scale);
+            var vz = Vector256.Create(zeroPoint);
+            for (; i <= x.Length - 32; i += 32)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create(x.Slice(i, 32)));
+                var (a, b) = Vector256.Widen(lo);
+                var (c, d) = Vector256.Widen(hi);
+                ((Vector256.ConvertToSingle(a.AsInt32()) - vz) * vs).CopyTo(y.Slice(i));
+                ((Vector256.ConvertToSingle(b.AsInt32()) - vz) * vs).CopyTo(y.Slice(i + 8));
+                ((Vector256.ConvertToSingle(c.AsInt32()) - vz) * vs).CopyTo(y.Slice(i + 16));
+                ((Vector256.ConvertToSingle(d.AsInt32()) - vz) * vs).CopyTo(y.Slice(i + 24));
+            }
+        }
+        for (; i < x.Length; i++) y[i] = (x[i] - zeroPoint) * scale;
+    }
+
     /// <summary>Min and max of a span (NaN-ignoring scalar tail, vectorized body).</summary>
     public static (float Min, float Max) MinMax(ReadOnlySpan<float> x)
     {

@@ -322,6 +322,12 @@ public static class ShapeRules
             case "SkipLayerNormalization":
                 for (int i = 0; i < outs.Length; i++) outs[i] = x;
                 break;
+            case "DynamicQuantizeMatMul" or "SparseMatMul":
+                // A [..., K] times B [K, N]: A's shape with B's last dimension, float.
+                if (inputs.Length > 1 && inputs[1] is TensorType { Shape: { Length: 2 } bs } && x.Shape is { Length: >= 1 } xs)
+                    outs[0] = new TensorType(DataType.Float, [.. xs[..^1], bs[1]]);
+                else outs[0] = new TensorType(DataType.Float, null);
+                break;
             case "ScaledDotProductAttention":
                 // Q [..., M, D] times K^T [..., D, N] times V [..., N, Dv]: Q's shape with V's last dimension.
                 if (inputs.Length > 2 && inputs[2] is TensorType v && x.Shape is { Length: >= 2 } qs && v.Shape is { Length: >= 2 } vs && qs.Length == vs.Length)

@@ -255,8 +255,7 @@ public sealed class DequantizeLinear : OpKernel
                     var yr = yd.Slice(start, layout.Inner);
                     if (x.ElementType == DataType.UInt8)
                     {
-                        var xr = x.ReadOnlySpan<byte>().Slice(start, layout.Inner);
-                        for (int i = 0; i < xr.Length; i++) yr[i] = (xr[i] - z) * s;
+                        QuantizeKernels.Dequantize(x.ReadOnlySpan<byte>().Slice(start, layout.Inner), s, z, yr);
                     }
                     else
                     {

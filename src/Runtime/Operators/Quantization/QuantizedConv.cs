@@ -27,25 +27,28 @@ internal sealed class IntegerConv
         if (_group < 1) throw info.Error($"group {_group} must be positive");
     }
 
+    public int Group => _group;
+
     public sealed record Result(int[] Acc, int[] Shape, int OutChannels, int OutSize);
 
-    /// <param name="xZp">Scalar zero point of x.</param>
-    /// <param name="wZp">Zero point of w: one value or one per output channel.</param>
-    public Result Run(KernelContext ctx, Tensor x, Tensor w, int xZp, int[] wZp)
+    /// <summary>Kernel, strides, dilations, leading pads and output spatial shape of one convolution.</summary>
+    public sealed record Geometry(int[] Kernel, int[] Strides, int[] Dilations, int[] PadsBegin, int[] OutShape);
+
+    public Geometry Plan(KernelContext ctx, Tensor x, int[] wShape, int wZpLength)
     {
         if (x.Rank < 3) throw ctx.Error($"input must have rank >= 3 (N, C, spatial...), got {ShapeMath.Format(x.Shape)}");
-        if (w.Rank != x.Rank) throw ctx.Error($"weight rank {w.Rank} differs from input rank {x.Rank}");
+        if (wShape.Length != x.Rank) throw ctx.Error($"weight rank {wShape.Length} differs from input rank {x.Rank}");
         int nd = x.Rank - 2;
-        int batch = x.Shape[0], c = x.Shape[1], mOut = w.Shape[0], cg = w.Shape[1];
+        int c = x.Shape[1], mOut = wShape[0], cg = wShape[1];
         if (c != cg * _group) throw ctx.Error($"input has {c} channels, weight expects {cg} x group {_group}");
         if (mOut % _group != 0) throw ctx.Error($"{mOut} output channels do not divide into {_group} groups");
-        if (wZp.Length != 1 && wZp.Length != mOut) throw ctx.Error($"w_zero_point has {wZp.Length} elements; expected 1 or {mOut}");
+        if (wZpLength != 1 && wZpLength != mOut) throw ctx.Error($"w_zero_point has {wZpLength} elements; expected 1 or {mOut}");
         var kernel = new int[nd];
         for (int d = 0; d < nd; d++)
         {
-            kernel[d] = w.Shape[2 + d];
+            kernel[d] = wShape[2 + d];
             if (_kernelShape is not null && (_kernelShape.Length != nd || _kernelShape[d] != kernel[d]))
-                throw ctx.Error($"kernel_shape [{string.Join(",", _kernelShape)}] does not match weight {ShapeMath.Format(w.Shape)}");
+                throw ctx.Error($"kernel_shape [{string.Join(",", _kernelShape)}] does not match weight {ShapeMath.Format(wShape)}");
         }
         int[] strides = Fill(_strides, nd, 1, "strides", ctx);
         int[] dil = Fill(_dilations, nd, 1, "dilations", ctx);
@@ -75,6 +78,16 @@ internal sealed class IntegerConv
             }
             if (outShape[d] <= 0) throw ctx.Error($"output spatial dimension {d} would be {outShape[d]}");
         }
+        return new Geometry(kernel, strides, dil, padsBegin, outShape);
+    }
+
+    /// <param name="xZp">Scalar zero point of x.</param>
+    /// <param name="wZp">Zero point of w: one value or one per output channel.</param>
+    public Result Run(KernelContext ctx, Tensor x, Tensor w, int xZp, int[] wZp)
+    {
+        var (kernel, strides, dil, padsBegin, outShape) = Plan(ctx, x, w.Shape, wZp.Length);
+        int batch = x.Shape[0], c = x.Shape[1], mOut = w.Shape[0], cg = w.Shape[1];
+        var inShape = x.Shape[2..];
         int outSize = ShapeMath.Size(outShape), inSize = ShapeMath.Size(inShape), kSize = ShapeMath.Size(kernel);
         int mg = mOut / _group, kk = cg * kSize;
 
@@ -151,11 +164,36 @@ public sealed class ConvInteger : OpKernel
 public sealed class QLinearConv : OpKernel
 {
     private readonly IntegerConv _conv;
+    /// <summary>Constant int8 2-D weights, ungrouped, packed as B [C*kh*kw, M] for <see cref="Int8Gemm"/>; else null.</summary>
+    private readonly PackedInt8Weights? _packed;
+    private readonly int[] _wShape = [];
 
-    public QLinearConv(KernelInfo info) => _conv = new IntegerConv(info);
+    public QLinearConv(KernelInfo info)
+    {
+        _conv = new IntegerConv(info);
+        if (_conv.Group == 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } w && w.Length > 0)
+        {
+            // B [K, M] with K ordered (ky, kx, c) to match channel-last patches: each kernel row is one copy.
+            int m = w.Shape[0], c = w.Shape[1], kh = w.Shape[2], kw = w.Shape[3], k = w.Length / m;
+            var ws = w.ReadOnlySpan<sbyte>();
+            var bt = new sbyte[w.Length];
+            for (int oc = 0; oc < m; oc++)
+                for (int ch = 0; ch < c; ch++)
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int kx = 0; kx < kw; kx++)
+                            bt[((ky * kw + kx) * c + ch) * m + oc] = ws[((oc * c + ch) * kh + ky) * kw + kx];
+            _packed = PackedInt8Weights.Pack(bt, k, m);
+            _wShape = w.Shape;
+        }
+    }
 
     public override void Compute(KernelContext ctx)
     {
+        if (_packed is not null && ctx.Input(0).ElementType == DataType.UInt8 && (ctx.OptionalInput(7)?.ElementType ?? DataType.UInt8) == DataType.UInt8)
+        {
+            FastPath(ctx);
+            return;
+        }
         var x = ctx.Input(0);
         var xScale = ctx.Input(1);
         var xZp = ctx.OptionalInput(2);
@@ -197,6 +235,104 @@ public sealed class QLinearConv : OpKernel
                 {
                     int q = Requant.Apply(r.Acc[start + i] + add, mult, z, lo, hi);
                     if (outType == DataType.UInt8) y.Span<byte>()[start + i] = (byte)q; else y.Span<sbyte>()[start + i] = (sbyte)q;
+                }
+            }
+    }
+
+    /// <summary>
+    /// uint8 x, constant int8 w, uint8 y: each image's patches as rows [pixels, C*kh*kw] (padding holds the x zero
+    /// point, i.e. real zero) times packed w^T, requantized in the GEMM epilogue and written transposed into NCHW.
+    /// </summary>
+    private void FastPath(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var xZp = ctx.OptionalInput(2);
+        var wZp = ctx.OptionalInput(5);
+        var yZp = ctx.OptionalInput(7);
+        var bias = ctx.OptionalInput(8);
+        if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
+        int[] wz = wZp is null ? [0] : IntegerMatMul.Widen(wZp);
+        var geo = _conv.Plan(ctx, x, _wShape, wz.Length);
+        int m = _wShape[0], c = x.Shape[1], kh = geo.Kernel[0], kw = geo.Kernel[1];
+        float[] sx = QuantCommon.Floats(ctx.Input(1)), sw = QuantCommon.Floats(ctx.Input(4)), sy = QuantCommon.Floats(ctx.Input(6));
+        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
+        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
+        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
+        if (yZp is not null && yZp.Length != 1) throw ctx.Error($"y_zero_point must be a scalar, has {yZp.Length} elements");
+        int[]? bv = null;
+        if (bias is not null)
+        {
+            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
+            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
+            bv = bias.ToArray<int>();
+        }
+        var requant = new double[m];
+        for (int oc = 0; oc < m; oc++) requant[oc] = Requant.Multiplier(sx[0], sw.Length == 1 ? sw[0] : sw[oc], sy[0], ctx.Input(1).ElementType);
+        int[]? zeroPerCol = null;
+        if (wz.Any(v => v != 0)) { zeroPerCol = new int[m]; for (int oc = 0; oc < m; oc++) zeroPerCol[oc] = wz.Length == 1 ? wz[0] : wz[oc]; }
+        int xz = xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0];
+        int z = yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0];
+        int ih = x.Shape[2], iw = x.Shape[3], oh = geo.OutShape[0], ow = geo.OutShape[1];
+        int pixels = oh * ow, kp = _packed!.PaddedK, inSize = ih * iw;
+        var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], m, oh, ow]);
+        var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pixels * kp);
+        var channelLast = System.Buffers.ArrayPool<byte>.Shared.Rent(inSize * c);
+        var rowSums = zeroPerCol is null ? [] : new int[pixels];
+        var ep = new Int8GemmEpilogue(new float[m], null, zeroPerCol, Int8GemmOutput.UInt8, OutputZero: z, Requant: requant, IntBias: bv, TransposedStride: pixels);
+        try
+        {
+            var xs = x.ReadOnlySpan<byte>();
+            for (int b = 0; b < x.Shape[0]; b++)
+            {
+                var img = xs.Slice(b * c * inSize, c * inSize);
+                for (int ch = 0; ch < c; ch++)
+                {
+                    var plane = img.Slice(ch * inSize, inSize);
+                    for (int p = 0; p < inSize; p++) channelLast[p * c + ch] = plane[p];
+                }
+                BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                if (zeroPerCol is not null)
+                    for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += patches[p * kp + i]; rowSums[p] = sum; }
+                Int8Gemm.Multiply(patches, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(patches);
+            System.Buffers.ArrayPool<byte>.Shared.Return(channelLast);
+        }
+    }
+
+    /// <summary>
+    /// Row p = output pixel p, columns (ky, kx, channel) from the channel-last image [H, W, C], so each kernel row
+    /// inside the image is one contiguous copy of kw * C bytes; outside the image: the zero point (real zero).
+    /// </summary>
+    private static void BuildPatches(byte[] hwc, int c, int ih, int iw, int kh, int kw, IntegerConv.Geometry geo,
+        int oh, int ow, byte pad, byte[] patches, int kp)
+    {
+        int sh = geo.Strides[0], sw = geo.Strides[1], dh = geo.Dilations[0], dw = geo.Dilations[1], ph = geo.PadsBegin[0], pw = geo.PadsBegin[1];
+        int span = kw * c;
+        for (int y0 = 0; y0 < oh; y0++)
+            for (int x0 = 0; x0 < ow; x0++)
+            {
+                var row = patches.AsSpan((y0 * ow + x0) * kp, kh * span);
+                int xs0 = x0 * sw - pw;
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    var dst = row.Slice(ky * span, span);
+                    int yy = y0 * sh - ph + ky * dh;
+                    if ((uint)yy >= (uint)ih) { dst.Fill(pad); continue; }
+                    if (dw == 1 && xs0 >= 0 && xs0 + kw <= iw)
+                    {
+                        hwc.AsSpan((yy * iw + xs0) * c, span).CopyTo(dst);
+                        continue;
+                    }
+                    for (int kx = 0; kx < kw; kx++)
+                    {
+                        int xx = xs0 + kx * dw;
+                        if ((uint)xx < (uint)iw) hwc.AsSpan((yy * iw + xx) * c, c).CopyTo(dst.Slice(kx * c, c));
+                        else dst.Slice(kx * c, c).Fill(pad);
+                    }
                 }
             }
     }
