@@ -93,3 +93,57 @@ public static class Im2Col
         }
     }
 }
+
+/// <summary>
+/// The im2col matrix of one image (and group) as a GEMM operand that is never stored: each row segment
+/// (one channel and kernel tap over a run of output positions) is read straight from the input planes
+/// while SGEMM packs its B panel, so the K x outputs patch matrix never goes through memory.
+/// </summary>
+public sealed class PatchSource : Gemm.IPanelSource
+{
+    private readonly float[] _x;
+    private readonly int _offset;
+    private readonly ConvGeometry _g;
+
+    /// <summary>x[offset ..] holds the channels of the image/group in [C, spatial...] order.</summary>
+    public PatchSource(float[] x, int offset, ConvGeometry g)
+    {
+        _x = x; _offset = offset; _g = g;
+    }
+
+    public void ReadRow(int row, int col0, Span<float> dst)
+    {
+        var g = _g;
+        int KD = g.Kernel[0], KH = g.Kernel[1], KW = g.Kernel[2];
+        int kSize = KD * KH * KW, c = row / kSize, tap = row - c * kSize;
+        int kd = tap / (KH * KW), kh = tap / KW % KH, kw = tap % KW;
+        int OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
+        int sw = g.Stride[2];
+        g.ValidRange(0, kd, out int d0, out int d1);
+        g.ValidRange(1, kh, out int h0, out int h1);
+        g.ValidRange(2, kw, out int w0, out int w1);
+        int dShift = kd * g.Dilation[0] - g.PadBegin[0];
+        int hShift = kh * g.Dilation[1] - g.PadBegin[1];
+        int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+        var plane = _x.AsSpan(_offset + c * g.InSize, g.InSize);
+        int j = col0, end = col0 + dst.Length, planeOut = OH * OW;
+        while (j < end)
+        {
+            // One output row at a time: within it the input columns are a (strided) run.
+            int od = j / planeOut, rem = j - od * planeOut, oh = rem / OW, ow = rem - oh * OW;
+            int len = Math.Min(OW - ow, end - j);
+            var seg = dst.Slice(j - col0, len);
+            if (od < d0 || od >= d1 || oh < h0 || oh >= h1) seg.Clear();
+            else
+            {
+                var src = plane.Slice(((od * g.Stride[0] + dShift) * IH + oh * g.Stride[1] + hShift) * IW, IW);
+                int a = Math.Clamp(w0 - ow, 0, len), b = Math.Clamp(w1 - ow, a, len);
+                seg[..a].Clear();
+                if (sw == 1) src.Slice(ow + a + wShift, b - a).CopyTo(seg[a..b]);
+                else for (int q = a; q < b; q++) seg[q] = src[(ow + q) * sw + wShift];
+                seg[b..].Clear();
+            }
+            j += len;
+        }
+    }
+}

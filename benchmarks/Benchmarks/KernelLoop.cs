@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using NetOnnx.Kernels.Gemm;
+
+namespace NetOnnx.Benchmarks;
+
+/// <summary>
+/// `gemm [--sizes 256,512,...] [--threads N] [--seconds S]`: a tight Stopwatch loop over SGEMM that reports the
+/// best of many runs in GFLOP/s (best-of tolerates other processes stealing the core better than a mean does),
+/// and the share of the measured single-core peak (170 GFLOP/s, 512-bit FMA, see issue 4).
+/// </summary>
+public static class KernelLoop
+{
+    private const double PeakGflops = 170;
+
+    public static int Gemm(string[] args)
+    {
+        int[] sizes = [256, 512, 1024, 2048];
+        int threads = 1;
+        double seconds = 2;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--sizes": sizes = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+                case "--threads": threads = int.Parse(args[++i]); break;
+                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
+            }
+        }
+        Console.WriteLine($"isa {Sgemm.IsaName}, tile {Sgemm.MR}x{Sgemm.NR}, threads {threads}");
+        Console.WriteLine("| size | packed A GFLOP/s | % peak | by CPU time | unpacked GFLOP/s | % peak | by CPU time |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (int n in sizes)
+        {
+            var rng = new Random(1);
+            var a = new float[n * n]; var b = new float[n * n]; var c = new float[n * n];
+            for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble() - 0.5f; b[i] = (float)rng.NextDouble() - 0.5f; }
+            var packed = Sgemm.Pack(false, n, n, a, n);
+            double flops = 2.0 * n * n * n;
+            var p = BestOf(() => Sgemm.Multiply(packed, false, n, 1f, b, n, 0f, c, n, threads), seconds);
+            var u = BestOf(() => Sgemm.Multiply(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, threads), seconds);
+            double gp = flops / p.Wall / 1e9, gu = flops / u.Wall / 1e9, cp = flops / p.Cpu / 1e9, cu = flops / u.Cpu / 1e9;
+            Console.WriteLine($"| {n} | {gp:F1} | {100 * gp / PeakGflops:F0}% | {cp:F1} | {gu:F1} | {100 * gu / PeakGflops:F0}% | {cu:F1} |");
+        }
+        return 0;
+    }
+
+    /// <summary>`peak`: register-only 512-bit FMA loop (no memory traffic), the ceiling a GEMM kernel can reach.</summary>
+    public static int Peak()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) { Console.WriteLine("no AVX-512"); return 1; }
+        const int iters = 1 << 20;
+        var r = BestOf(() => FmaLoop(iters), 2);
+        double flops = 2.0 * 16 * 16 * iters;
+        Console.WriteLine($"512-bit FMA peak: {flops / r.Wall / 1e9:F1} GFLOP/s wall, {flops / r.Cpu / 1e9:F1} by CPU time");
+        return 0;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static float FmaLoop(int iters)
+    {
+        var m = System.Runtime.Intrinsics.Vector512.Create(0.999f);
+        var a0 = m; var a1 = m; var a2 = m; var a3 = m; var a4 = m; var a5 = m; var a6 = m; var a7 = m;
+        var a8 = m; var a9 = m; var a10 = m; var a11 = m; var a12 = m; var a13 = m; var a14 = m; var a15 = m;
+        var add = System.Runtime.Intrinsics.Vector512.Create(1e-7f);
+        for (int i = 0; i < iters; i++)
+        {
+            a0 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a0, m, add); a1 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a1, m, add);
+            a2 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a2, m, add); a3 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a3, m, add);
+            a4 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a4, m, add); a5 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a5, m, add);
+            a6 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a6, m, add); a7 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a7, m, add);
+            a8 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a8, m, add); a9 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a9, m, add);
+            a10 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a10, m, add); a11 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a11, m, add);
+            a12 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a12, m, add); a13 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a13, m, add);
+            a14 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a14, m, add); a15 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a15, m, add);
+        }
+        var s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15;
+        return System.Runtime.Intrinsics.Vector512.Sum(s);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec; public long Nsec; }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec t);
+
+    /// <summary>CPU time of the calling thread in seconds (Linux CLOCK_THREAD_CPUTIME_ID), or NaN elsewhere.</summary>
+    private static double ThreadCpu()
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        return ClockGetTime(3, out var t) == 0 ? t.Sec + t.Nsec * 1e-9 : double.NaN;
+    }
+
+    /// <summary>Best wall time in seconds over repeated calls for about the given budget (after a JIT warm-up).</summary>
+    internal static double Best(Action body, double seconds) => BestOf(body, seconds).Wall;
+
+    /// <summary>
+    /// Best wall time and best calling-thread CPU time in seconds. On a host shared with other jobs the CPU time
+    /// leaves out time the thread was preempted; it means the kernel's own speed only for one-thread runs.
+    /// </summary>
+    internal static (double Wall, double Cpu) BestOf(Action body, double seconds)
+    {
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 0.5) body();
+        double best = double.MaxValue, bestCpu = double.MaxValue;
+        var total = Stopwatch.StartNew();
+        int runs = 0;
+        while (total.Elapsed.TotalSeconds < seconds || runs < 3)
+        {
+            double c0 = ThreadCpu();
+            long t0 = Stopwatch.GetTimestamp();
+            body();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            bestCpu = Math.Min(bestCpu, ThreadCpu() - c0);
+            runs++;
+        }
+        return (best, bestCpu);
+    }
+}
