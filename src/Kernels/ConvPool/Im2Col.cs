@@ -139,7 +139,8 @@ public sealed class PatchSource : Gemm.IPanelSource
                 var src = plane.Slice(((od * g.Stride[0] + dShift) * IH + oh * g.Stride[1] + hShift) * IW, IW);
                 int a = Math.Clamp(w0 - ow, 0, len), b = Math.Clamp(w1 - ow, a, len);
                 seg[..a].Clear();
-                if (sw == 1) src.Slice(ow + a + wShift, b - a).CopyTo(seg[a..b]);
+                // An empty run can have a start outside the row (a tap that never lands inside the input).
+                if (b > a && sw == 1) src.Slice(ow + a + wShift, b - a).CopyTo(seg[a..b]);
                 else for (int q = a; q < b; q++) seg[q] = src[(ow + q) * sw + wShift];
                 seg[b..].Clear();
             }
