@@ -209,4 +209,50 @@ public class ConvGemmKernelTests
             }
         }
     }
+
+    [Fact]
+    public void MaxPoolRowKernelMatchesNaive()
+    {
+        var rng = new Random(13);
+        int checkedCases = 0;
+        for (int trial = 0; trial < 100; trial++)
+        {
+            int dims = trial % 5 == 0 ? 1 : 2;
+            var input = new int[dims]; var kernel = new int[dims]; var strides = new long[dims]; var dil = new long[dims]; var pads = new long[2 * dims];
+            for (int i = 0; i < dims; i++)
+            {
+                input[i] = rng.Next(1, i == dims - 1 ? 45 : 12);
+                kernel[i] = rng.Next(1, 5);
+                strides[i] = rng.Next(1, 3);
+                dil[i] = strides[i] == 1 ? rng.Next(1, 3) : 1;
+                pads[i] = rng.Next(0, kernel[i]); pads[i + dims] = rng.Next(0, kernel[i]);
+            }
+            var g = ConvGeometry.Create(input, kernel, strides, dil, pads, "NOTSET", ceilMode: rng.Next(2) == 0);
+            if (g.OutSize == 0 || !Pooling.HasRowKernel(g)) continue;
+            int planes = rng.Next(1, 4);
+            var x = Rand(rng, planes * g.InSize);
+            if (trial % 3 == 0) x[rng.Next(x.Length)] = float.NaN; // NaN inputs are skipped, as in the scalar path
+            var y = new float[planes * g.OutSize];
+            Pooling.MaxRows512(x, y, 0, 1, g);
+            Pooling.MaxRows512(x, y, 1, planes, g);
+            for (int p = 0; p < planes; p++)
+                for (int oh = 0; oh < g.Out[1]; oh++)
+                    for (int ow = 0; ow < g.Out[2]; ow++)
+                    {
+                        float best = float.MinValue;
+                        for (int kh = 0; kh < g.Kernel[1]; kh++)
+                            for (int kw = 0; kw < g.Kernel[2]; kw++)
+                            {
+                                int ih = oh * g.Stride[1] + kh * g.Dilation[1] - g.PadBegin[1];
+                                int iw = ow * g.Stride[2] + kw * g.Dilation[2] - g.PadBegin[2];
+                                if (ih < 0 || ih >= g.In[1] || iw < 0 || iw >= g.In[2]) continue;
+                                float v = x[p * g.InSize + ih * g.In[2] + iw];
+                                if (v > best) best = v;
+                            }
+                        Assert.Equal(best, y[(p * g.Out[1] + oh) * g.Out[2] + ow]);
+                    }
+            checkedCases++;
+        }
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.True(checkedCases > 50, $"only {checkedCases} geometries reached the kernel");
+    }
 }
