@@ -46,6 +46,72 @@ public static class KernelLoop
         return 0;
     }
 
+    /// <summary>A convolution layer of a zoo CNN: input channels, size, output channels, kernel, stride, pad, group.</summary>
+    private sealed record ConvLayer(string Name, int C, int H, int M, int K, int S, int P, int Group = 1);
+
+    private static readonly ConvLayer[] Layers =
+    [
+        new("resnet18 conv1 7x7/2", 3, 224, 64, 7, 2, 3),
+        new("resnet18 layer1 3x3", 64, 56, 64, 3, 1, 1),
+        new("resnet18 layer3 3x3", 256, 14, 256, 3, 1, 1),
+        new("resnet18 layer4 3x3", 512, 7, 512, 3, 1, 1),
+        new("resnet18 down 1x1/2", 128, 56, 256, 1, 2, 0),
+        new("mbv2 expand 1x1", 16, 112, 96, 1, 1, 0),
+        new("mbv2 dw 3x3/2", 96, 112, 96, 3, 2, 1, 96),
+        new("mbv2 dw 3x3", 144, 56, 144, 3, 1, 1, 144),
+        new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
+    ];
+
+    /// <summary>
+    /// `conv [--threads N] [--seconds S]`: zoo CNN conv layers through the Conv operator's kernels (implicit GEMM,
+    /// 1x1 direct GEMM, depthwise), with ReLU fused, best of many runs, GFLOP/s by wall and by thread CPU time.
+    /// </summary>
+    public static int Conv(string[] args)
+    {
+        int threads = 1;
+        double seconds = 1;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--threads": threads = int.Parse(args[++i]); break;
+                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
+            }
+        }
+        Console.WriteLine($"threads {threads}");
+        Console.WriteLine("| layer | ms | GFLOP/s | by CPU time |");
+        Console.WriteLine("|---|---|---|---|");
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        foreach (var l in Layers)
+        {
+            var g = NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
+            int cg = l.C / l.Group, mg = l.M / l.Group, kg = cg * g.KernelSize, outSize = g.OutSize;
+            var rng = new Random(3);
+            var x = new float[l.C * g.InSize]; var w = new float[l.M * kg]; var bias = new float[l.M]; var y = new float[l.M * outSize];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+            for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+            Action body;
+            if (l.Group > 1 && cg == 1)
+                body = () => NetOnnx.Kernels.ConvPool.Depthwise.Run(x, w, bias, mg, g, y, 0, l.M, default, relu);
+            else
+            {
+                var packed = Sgemm.Pack(false, mg, kg, w, kg);
+                if (l.K == 1 && l.S == 1 && l.P == 0)
+                    body = () => Sgemm.Multiply(packed, false, outSize, 1f, x, outSize, 0f, y, outSize, bias, default, 0, relu, threads);
+                else
+                {
+                    var src = new NetOnnx.Kernels.ConvPool.PatchSource(x, 0, g);
+                    body = () => Sgemm.Multiply(packed, src, outSize, y, outSize, bias, default, 0, relu, threads);
+                }
+            }
+            var r = BestOf(body, seconds);
+            double flops = 2.0 * l.M * kg * outSize;
+            Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
+        }
+        return 0;
+    }
+
     /// <summary>`peak`: register-only 512-bit FMA loop (no memory traffic), the ceiling a GEMM kernel can reach.</summary>
     public static int Peak()
     {

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace NetOnnx.Kernels.ConvPool;
 
 /// <summary>
@@ -104,11 +106,65 @@ public sealed class PatchSource : Gemm.IPanelSource
     private readonly float[] _x;
     private readonly int _offset;
     private readonly ConvGeometry _g;
+    /// <summary>Output column of each output position (padded by a vector), for the "same"-size fast path; else null.</summary>
+    private readonly int[]? _colOf;
 
     /// <summary>x[offset ..] holds the channels of the image/group in [C, spatial...] order.</summary>
     public PatchSource(float[] x, int offset, ConvGeometry g)
     {
         _x = x; _offset = offset; _g = g;
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1
+            && g.Stride[1] == 1 && g.Stride[2] == 1 && g.Out[1] == g.In[1] && g.Out[2] == g.In[2])
+        {
+            int n = g.OutSize, ow = g.Out[2];
+            _colOf = new int[n + 64];
+            for (int j = 0; j < _colOf.Length; j++) _colOf[j] = j % ow;
+        }
+    }
+
+    /// <summary>
+    /// Stride-1 convolutions whose output has the input's size: there, patch row (c, tap) is the input plane
+    /// shifted by one constant offset, with the columns and rows whose tap falls into the padding zeroed. Each
+    /// 16 outputs are then one masked vector load (masked-off lanes neither read memory nor fault).
+    /// </summary>
+    public unsafe bool PackPanel(int k0, int kc, int col0, int nc, float* dst, int nr)
+    {
+        if (_colOf is null || nr % 16 != 0) return false;
+        var g = _g;
+        int KH = g.Kernel[1], KW = g.Kernel[2], kSize = KH * KW, OW = g.Out[2], IW = g.In[2];
+        int strips = (nc + nr - 1) / nr;
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        fixed (float* px = _x)
+        fixed (int* colOf = _colOf)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                int row = k0 + p, c = row / kSize, tap = row - c * kSize, kh = tap / KW, kw = tap - kh * KW;
+                g.ValidRange(1, kh, out int h0, out int h1);
+                g.ValidRange(2, kw, out int w0, out int w1);
+                int off = (kh * g.Dilation[1] - g.PadBegin[1]) * IW + kw * g.Dilation[2] - g.PadBegin[2];
+                float* plane = px + _offset + (long)c * g.InSize + off;
+                // Valid outputs: rows [h0, h1) and columns [w0, w1), and inside this panel's columns.
+                var jLo = Vector512.Create(Math.Max(col0, h0 * OW));
+                var jHi = Vector512.Create(Math.Min(col0 + nc, h1 * OW));
+                var wLo = Vector512.Create(w0);
+                var wHi = Vector512.Create(w1);
+                float* d = dst + (long)p * nr;
+                for (int s = 0; s < strips; s++, d += (long)kc * nr)
+                {
+                    for (int q = 0; q < nr; q += 16)
+                    {
+                        int j = col0 + s * nr + q;
+                        var jv = Vector512.Create(j) + lane;
+                        var ow = Vector512.Load(colOf + j);
+                        var ok = Vector512.GreaterThanOrEqual(jv, jLo) & Vector512.LessThan(jv, jHi)
+                            & Vector512.GreaterThanOrEqual(ow, wLo) & Vector512.LessThan(ow, wHi);
+                        Vector512.Store(System.Runtime.Intrinsics.X86.Avx512F.MaskLoad(plane + j, ok.AsSingle(), Vector512<float>.Zero), d + q);
+                    }
+                }
+            }
+        }
+        return true;
     }
 
     public void ReadRow(int row, int col0, Span<float> dst)

@@ -29,6 +29,12 @@ public interface IPanelSource
 {
     /// <summary>Writes B[row, col0 .. col0 + dst.Length) to dst. Called concurrently from several threads.</summary>
     void ReadRow(int row, int col0, Span<float> dst);
+
+    /// <summary>
+    /// Optionally writes rows [k0, k0+kc) x cols [col0, col0+nc) straight into the packed layout: strips of
+    /// nr columns, each kc x nr row-major, zero past nc. Returns false to have the caller use ReadRow instead.
+    /// </summary>
+    unsafe bool PackPanel(int k0, int kc, int col0, int nc, float* dst, int nr) => false;
 }
 
 /// <summary>
@@ -455,6 +461,7 @@ public static unsafe class Sgemm
     private static void PackB(IPanelSource src, int k0, int kc, int j0, int nc, float* dst)
     {
         int nr = NR, strips = (nc + nr - 1) / nr;
+        if (src.PackPanel(k0, kc, j0, nc, dst, nr)) return;
         var row = t_row ??= new float[NC + 16];
         fixed (float* r = row)
         {
