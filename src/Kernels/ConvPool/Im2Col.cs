@@ -122,6 +122,26 @@ public sealed class PatchSource : Gemm.IPanelSource
         }
     }
 
+    /// <summary>dst[q] = row[(ow + q) * 2 + shift], 16 at a time: the even lanes of two loads.</summary>
+    private static unsafe void Stride2(ReadOnlySpan<float> row, int ow, int shift, Span<float> dst)
+    {
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        // The last load's top lane is one past the last element read; the mask keeps it from touching memory.
+        var notLast = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle();
+        int n = dst.Length, q = 0;
+        fixed (float* pr = row, pd = dst)
+        {
+            float* src = pr + ow * 2 + shift;
+            for (; q + 16 <= n; q += 16)
+            {
+                var lo = Vector512.Load(src + 2 * q);
+                var hi = System.Runtime.Intrinsics.X86.Avx512F.MaskLoad(src + 2 * q + 16, notLast, Vector512<float>.Zero);
+                Vector512.Store(System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(lo, even, hi), pd + q);
+            }
+            for (; q < n; q++) pd[q] = src[2 * q];
+        }
+    }
+
     /// <summary>
     /// Stride-1 convolutions whose output has the input's size: there, patch row (c, tap) is the input plane
     /// shifted by one constant offset, with the columns and rows whose tap falls into the padding zeroed. Each
@@ -197,6 +217,7 @@ public sealed class PatchSource : Gemm.IPanelSource
                 seg[..a].Clear();
                 // An empty run can have a start outside the row (a tap that never lands inside the input).
                 if (b > a && sw == 1) src.Slice(ow + a + wShift, b - a).CopyTo(seg[a..b]);
+                else if (sw == 2 && b - a >= 16 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Stride2(src, ow + a, wShift, seg[a..b]);
                 else for (int q = a; q < b; q++) seg[q] = src[(ow + q) * sw + wShift];
                 seg[b..].Clear();
             }
