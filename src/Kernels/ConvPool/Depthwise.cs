@@ -12,6 +12,8 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public static class Depthwise
 {
+    [ThreadStatic] private static float[]? t_padded;
+
     /// <summary>
     /// y[oc] = bias[oc] + sum_k w[oc, k] * x[oc / multiplier] shifted by tap k, for output channels
     /// [oc0, oc1) of one image. x holds the image's input channels, y its output channels.
@@ -205,7 +207,9 @@ public static class Depthwise
         // Columns read: up to (owVec-1)*sw + (KW-1)*dw, plus a second 16-lane load for stride 2.
         int PW = Math.Max(IW + pl, (owVec - 1) * sw + (KW - 1) * dw + 1 + (sw == 2 ? 16 : 0));
         int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
-        var padded = GC.AllocateArray<float>(PH * PW + 16);
+        // Reused per thread (no allocation per run); cleared here, after which only the interior is rewritten.
+        var padded = t_padded is { } buf && buf.Length >= PH * PW + 16 ? buf : t_padded = new float[PH * PW + 16];
+        Array.Clear(padded, 0, PH * PW + 16);
         bool clamp = activation.Kind is ActivationKind.Relu or ActivationKind.Clip;
         float lo = activation.Kind == ActivationKind.Relu ? 0f : activation.A;
         float hi = activation.Kind == ActivationKind.Relu ? float.PositiveInfinity : activation.B;

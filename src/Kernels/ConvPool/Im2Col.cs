@@ -106,6 +106,8 @@ public sealed class PatchSource : Gemm.IPanelSource
     private readonly float[] _x;
     private readonly int _offset;
     private readonly ConvGeometry _g;
+    /// <summary>Column tables by (outputs, output width), shared so a session's steady-state runs allocate none.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Size, int Width), int[]> ColumnTables = new();
     /// <summary>Output column of each output position (padded by a vector), for the "same"-size fast path; else null.</summary>
     private readonly int[]? _colOf;
 
@@ -116,9 +118,12 @@ public sealed class PatchSource : Gemm.IPanelSource
         if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1
             && g.Stride[1] == 1 && g.Stride[2] == 1 && g.Out[1] == g.In[1] && g.Out[2] == g.In[2])
         {
-            int n = g.OutSize, ow = g.Out[2];
-            _colOf = new int[n + 64];
-            for (int j = 0; j < _colOf.Length; j++) _colOf[j] = j % ow;
+            _colOf = ColumnTables.GetOrAdd((g.OutSize, g.Out[2]), static key =>
+            {
+                var t = new int[key.Size + 64];
+                for (int j = 0; j < t.Length; j++) t[j] = j % key.Width;
+                return t;
+            });
         }
     }
 

@@ -9,6 +9,8 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public static class Pooling
 {
+    [ThreadStatic] private static float[]? t_padded;
+
     /// <summary>
     /// Max pooling. When <paramref name="indices"/> is not empty it receives the flat index of each maximum in
     /// the whole input tensor, row-major or (columnMajor) with the spatial axes in column-major order.
@@ -141,8 +143,9 @@ public static class Pooling
         int owVec = (OW + 15) / 16 * 16;
         int PW = Math.Max(IW + pl, (owVec - 1) * sw + (KW - 1) * dw + 1 + (sw == 2 ? 16 : 0));
         int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
-        var padded = GC.AllocateUninitializedArray<float>(PH * PW + 16);
-        Array.Fill(padded, float.MinValue);
+        // Reused per thread (no allocation per run); only the interior is rewritten per plane.
+        var padded = t_padded is { } buf && buf.Length >= PH * PW + 16 ? buf : t_padded = new float[PH * PW + 16];
+        Array.Fill(padded, float.MinValue, 0, PH * PW + 16);
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         var floor = Vector512.Create(float.MinValue);
         float* tail = stackalloc float[16];

@@ -456,6 +456,7 @@ public static unsafe class Sgemm
     }
 
     [ThreadStatic] private static float[]? t_row;
+    [ThreadStatic] private static float[]? t_smallA, t_smallC;
 
     /// <summary>As the pointer form below, with B's rows produced by <paramref name="src"/>.</summary>
     private static void PackB(IPanelSource src, int k0, int kc, int j0, int nc, float* dst)
@@ -694,14 +695,15 @@ public static unsafe class Sgemm
     private static void Small(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
         float* b, int ldb, float beta, float* c, int ldc)
     {
-        var arow = new float[k];
-        var acc = new float[n];
+        // Thread-static scratch: this path serves per-token products (M = 1), so it must not allocate per call.
+        var arow = (t_smallA is { } sa && sa.Length >= k ? sa : t_smallA = new float[k]).AsSpan(0, k);
+        var acc = (t_smallC is { } sc && sc.Length >= n ? sc : t_smallC = new float[n]).AsSpan(0, n);
         for (int i = 0; i < m; i++)
         {
             for (int p = 0; p < k; p++) arow[p] = transA ? a[(long)p * lda + i] : a[(long)i * lda + p];
             if (!transB)
             {
-                Array.Clear(acc);
+                acc.Clear();
                 for (int p = 0; p < k; p++)
                 {
                     float s = arow[p];
