@@ -60,6 +60,7 @@ public static class KernelLoop
         new("mbv2 dw 3x3/2", 96, 112, 96, 3, 2, 1, 96),
         new("mbv2 dw 3x3", 144, 56, 144, 3, 1, 1, 144),
         new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
+        new("squeezenet classifier 1x1", 512, 13, 1000, 1, 1, 0),
     ];
 
     /// <summary>

@@ -291,6 +291,14 @@ public static unsafe class Sgemm
             epi.Apply(c, ldc, m, n);
             return;
         }
+        // A few columns against packed weights (e.g. 1x1 convs on a 1x1 squeeze-excite map): a 32-wide tile
+        // would be mostly padding, so walk the packed strips as matrix-vector products instead.
+        if (pa is not null && src is null && n < 4)
+        {
+            PackedGemv(pa, n, alpha, b, ldb, transB, beta, c, ldc);
+            epi.Apply(c, ldc, m, n);
+            return;
+        }
         long work = (long)m * n * k;
         int t = (int)Math.Clamp(work / MinWorkPerThread, 1, Math.Max(1, threads));
         if (t <= 1)
@@ -322,6 +330,40 @@ public static unsafe class Sgemm
                 float* aa = pa is not null ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);
                 Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0), src, 0);
             });
+        }
+    }
+
+    /// <summary>C (m x n, n small) = alpha*A*op(B) + beta*C with A in its packed MR-row strips.</summary>
+    private static void PackedGemv(PackedA pa, int n, float alpha, float* b, int ldb, bool transB, float beta, float* c, int ldc)
+    {
+        int m = pa.M, k = pa.K, mr = MR;
+        float* data = Align(pa.Data);
+        float* acc = stackalloc float[mr];
+        for (int j = 0; j < n; j++)
+        {
+            for (int i0 = 0; i0 < m; i0 += mr)
+            {
+                var v = Vector256<float>.Zero;
+                for (int r = 0; r < mr; r++) acc[r] = 0;
+                for (int k0 = 0; k0 < k; k0 += KC)
+                {
+                    int kc = Math.Min(KC, k - k0);
+                    float* strip = data + (long)k0 * pa.MPadded + (long)i0 * kc;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float bv = transB ? b[(long)j * ldb + k0 + p] : b[(long)(k0 + p) * ldb + j];
+                        if (mr == 8 && Fma.IsSupported) v = Fma.MultiplyAdd(Vector256.Load(strip + p * 8), Vector256.Create(bv), v);
+                        else for (int r = 0; r < mr; r++) acc[r] += strip[p * mr + r] * bv;
+                    }
+                }
+                if (mr == 8 && Fma.IsSupported) Vector256.Store(v, acc);
+                int rows = Math.Min(mr, m - i0);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* dst = c + (long)(i0 + r) * ldc + j;
+                    *dst = beta == 0 ? alpha * acc[r] : alpha * acc[r] + beta * *dst;
+                }
+            }
         }
     }
 

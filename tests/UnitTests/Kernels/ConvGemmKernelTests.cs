@@ -46,14 +46,16 @@ public class ConvGemmKernelTests
     public void SgemmEpilogueMatchesNaiveOnOddShapes()
     {
         var rng = new Random(4);
-        int[] ms = [0, 1, 3, 7, 8, 9, 17, 33], ns = [0, 1, 5, 31, 32, 33, 70, 600], ks = [0, 1, 2, 19, 256, 300];
-        for (int trial = 0; trial < 60; trial++)
+        int[] ms = [0, 1, 3, 7, 8, 9, 17, 33], ns = [0, 1, 2, 3, 5, 31, 32, 33, 70, 600], ks = [0, 1, 2, 19, 256, 300];
+        for (int trial = 0; trial < 80; trial++)
         {
             int m = ms[rng.Next(ms.Length)], n = ns[rng.Next(ns.Length)], k = ks[rng.Next(ks.Length)];
             var act = Activations[rng.Next(Activations.Length)];
             bool withBias = rng.Next(2) == 0, withRes = rng.Next(2) == 0;
             int ldr = n + rng.Next(3);
             var a = Rand(rng, m * k); var b = Rand(rng, k * n);
+            var bT = new float[n * k];
+            for (int p = 0; p < k; p++) for (int j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
             var bias = withBias ? Rand(rng, m) : [];
             var res = withRes ? Rand(rng, Math.Max(0, (m - 1) * ldr + n)) : [];
             var expected = new double[m * n];
@@ -74,7 +76,9 @@ public class ConvGemmKernelTests
                 Sgemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, got, n, bias, res, ldr, act, threads);
                 var gotPacked = new float[m * n];
                 Array.Fill(gotPacked, float.NaN);
-                Sgemm.Multiply(packed, false, n, 1f, b, n, 0f, gotPacked, n, bias, res, ldr, act, threads);
+                // Packed weights read B either as is or transposed (n x k).
+                if (trial % 2 == 0) Sgemm.Multiply(packed, false, n, 1f, b, n, 0f, gotPacked, n, bias, res, ldr, act, threads);
+                else Sgemm.Multiply(packed, true, n, 1f, bT, Math.Max(1, k), 0f, gotPacked, n, bias, res, ldr, act, threads);
                 for (int i = 0; i < expected.Length; i++)
                 {
                     string what = $"m={m} n={n} k={k} {act.Kind} bias={withBias} res={withRes} t={threads} [{i}]";
