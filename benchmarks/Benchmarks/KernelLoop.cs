@@ -64,6 +64,7 @@ public static class KernelLoop
         new("mbv2 dw 3x3", 144, 56, 144, 3, 1, 1, 144),
         new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
         new("squeezenet classifier 1x1", 512, 13, 1000, 1, 1, 0),
+        new("ppocr neck 3x3 96->24", 96, 77, 24, 3, 1, 1),
     ];
 
     /// <summary>
