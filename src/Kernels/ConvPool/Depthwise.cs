@@ -94,8 +94,10 @@ public static class Depthwise
                         int ih = oh * sh + hShift;
                         var srow = plane.Slice((id * IH + ih) * IW, IW);
                         var drow = dst.Slice((od * OH + oh) * OW, OW);
+                        // An empty column range may start outside the row (a tap that only ever meets padding).
+                        if (w1 <= w0) continue;
                         if (sw == 1) Sgemm.Axpy(wv, srow.Slice(w0 + wShift, w1 - w0), drow[w0..w1]);
-                        else if (w1 > w0)
+                        else
                         {
                             int ph = ((wShift % sw) + sw) % sw;
                             int baseIdx = (wShift - ph) / sw;
