@@ -50,9 +50,9 @@ public static class KernelLoop
     }
 
     /// <summary>A convolution layer of a zoo CNN: input channels, size, output channels, kernel, stride, pad, group.</summary>
-    private sealed record ConvLayer(string Name, int C, int H, int M, int K, int S, int P, int Group = 1);
+    internal sealed record ConvLayer(string Name, int C, int H, int M, int K, int S, int P, int Group = 1);
 
-    private static readonly ConvLayer[] Layers =
+    internal static readonly ConvLayer[] Layers =
     [
         new("resnet18 conv1 7x7/2", 3, 224, 64, 7, 2, 3),
         new("resnet18 layer1 3x3", 64, 56, 64, 3, 1, 1),
@@ -87,34 +87,33 @@ public static class KernelLoop
         Console.WriteLine($"threads {threads}");
         Console.WriteLine("| layer | ms | GFLOP/s | by CPU time |");
         Console.WriteLine("|---|---|---|---|");
-        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
         foreach (var l in Layers)
         {
-            var g = NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
-            int cg = l.C / l.Group, mg = l.M / l.Group, kg = cg * g.KernelSize, outSize = g.OutSize;
-            var rng = new Random(3);
-            var x = new float[l.C * g.InSize]; var w = new float[l.M * kg]; var bias = new float[l.M]; var y = new float[l.M * outSize];
-            for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
-            for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
-            Action body;
-            if (l.Group > 1 && cg == 1)
-                body = () => NetOnnx.Kernels.ConvPool.Depthwise.Run(x, w, bias, mg, g, y, 0, l.M, default, relu);
-            else
-            {
-                var packed = Sgemm.Pack(false, mg, kg, w, kg);
-                if (l.K == 1 && l.S == 1 && l.P == 0)
-                    body = () => Sgemm.Multiply(packed, false, outSize, 1f, x, outSize, 0f, y, outSize, bias, default, 0, relu, threads);
-                else
-                {
-                    var src = new NetOnnx.Kernels.ConvPool.PatchSource(x, 0, g);
-                    body = () => Sgemm.Multiply(packed, src, outSize, y, outSize, bias, default, 0, relu, threads);
-                }
-            }
+            var (body, flops) = BuildConv(l, threads);
             var r = BestOf(body, seconds);
-            double flops = 2.0 * l.M * kg * outSize;
             Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
         }
         return 0;
+    }
+
+    /// <summary>The layer's kernel call as the Conv operator makes it (ReLU fused), and its flop count.</summary>
+    internal static (Action Body, double Flops) BuildConv(ConvLayer l, int threads)
+    {
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        var g = NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
+        int cg = l.C / l.Group, mg = l.M / l.Group, kg = cg * g.KernelSize, outSize = g.OutSize;
+        var rng = new Random(3);
+        var x = new float[l.C * g.InSize]; var w = new float[l.M * kg]; var bias = new float[l.M]; var y = new float[l.M * outSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+        double flops = 2.0 * l.M * kg * outSize;
+        if (l.Group > 1 && cg == 1)
+            return (() => NetOnnx.Kernels.ConvPool.Depthwise.Run(x, w, bias, mg, g, y, 0, l.M, default, relu), flops);
+        var packed = Sgemm.Pack(false, mg, kg, w, kg);
+        if (l.K == 1 && l.S == 1 && l.P == 0)
+            return (() => Sgemm.Multiply(packed, false, outSize, 1f, x, outSize, 0f, y, outSize, bias, default, 0, relu, threads), flops);
+        var src = new NetOnnx.Kernels.ConvPool.PatchSource(x, 0, g);
+        return (() => Sgemm.Multiply(packed, src, outSize, y, outSize, bias, default, 0, relu, threads), flops);
     }
 
     /// <summary>`peak`: register-only 512-bit FMA loop (no memory traffic), the ceiling a GEMM kernel can reach.</summary>
