@@ -7,7 +7,8 @@ namespace NetOnnx.Benchmarks;
 /// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N]`: quick alternating side-by-side against ONNX Runtime, with peak memory
 /// measured per engine in child processes (`memory-probe`). `levels [MODEL...] [--threads N] [--rounds N]`: the optimizer's table
 /// (nodes, fusions, latency at level none vs all). `gpu gemm|zoo ...`: GPU provider timings (see GpuBench).
-/// `compare-pair FLOAT OTHER`: two files of one model (e.g. FP32 and INT8) timed in both engines. Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
+/// `compare-pair FLOAT OTHER`: two files of one model (e.g. FP32 and INT8) timed in both engines.
+/// `gemm [--sizes ..] [--threads N]`, `conv [--threads N]`, `peak`: kernel GFLOP/s loops. Anything else goes to BenchmarkDotNet (e.g. `--filter *SessionBenchmarks*`).
 /// </summary>
 public static class Program
 {
@@ -18,6 +19,9 @@ public static class Program
         if (args.Length > 0 && args[0] == "memory-probe") return MemoryProbe.RunChild(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuBench.Run(args[1..]);
         if (args.Length > 0 && args[0] == "compare-pair") return QuantizedComparison.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gemm") return KernelLoop.Gemm(args[1..]);
+        if (args.Length > 0 && args[0] == "peak") return KernelLoop.Peak();
+        if (args.Length > 0 && args[0] == "conv") return KernelLoop.Conv(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -9,6 +9,8 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public static class Pooling
 {
+    [ThreadStatic] private static float[]? t_padded;
+
     /// <summary>
     /// Max pooling. When <paramref name="indices"/> is not empty it receives the flat index of each maximum in
     /// the whole input tensor, row-major or (columnMajor) with the spatial axes in column-major order.
@@ -77,8 +79,13 @@ public static class Pooling
         int inSize = g.InSize, outSize = g.OutSize;
         int OD = g.Out[0], OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
         int dd = g.Dilation[0], dh = g.Dilation[1], dw = g.Dilation[2];
-        var td = Tables(g, 0); var th = Tables(g, 1); var tw = Tables(g, 2);
         if (x.Length < planes * inSize || y.Length < planes * outSize) throw new ArgumentException("pooling buffers are too small");
+        if (HasRowKernel(g))
+        {
+            MaxRows512(x, y, 0, planes, g);
+            return;
+        }
+        var td = Tables(g, 0); var th = Tables(g, 1); var tw = Tables(g, 2);
         fixed (float* px = x, py = y)
         fixed (int* ptd = td, pth = th, ptw = tw)
         {
@@ -109,6 +116,75 @@ public static class Pooling
                                 }
                             }
                             *dst++ = best;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether <see cref="MaxRows512"/> handles this geometry on this CPU.</summary>
+    public static bool HasRowKernel(ConvGeometry g) =>
+        System.Runtime.Intrinsics.X86.Avx512F.IsSupported && g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0
+        && (g.Stride[2] == 1 || (g.Stride[2] == 2 && g.Dilation[2] == 1));
+
+    /// <summary>
+    /// 1-D/2-D float max pooling of planes [p0, p1) with horizontal stride 1 or 2, AVX-512: 16 outputs per
+    /// register, the max over all taps taken with vector loads (stride 2 picks even lanes of two loads) from a
+    /// copy of the plane padded with float.MinValue, which no real value loses to, as the scalar path's start value.
+    /// </summary>
+    public static unsafe void MaxRows512(ReadOnlySpan<float> x, Span<float> y, int p0, int p1, ConvGeometry g)
+    {
+        if (!HasRowKernel(g)) throw new ArgumentException("MaxRows512 needs AVX-512 and a 1-D/2-D window with horizontal stride 1 or 2");
+        if (x.Length < (long)p1 * g.InSize || y.Length < (long)p1 * g.OutSize) throw new ArgumentException("pooling buffers are too small");
+        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2], KH = g.Kernel[1], KW = g.Kernel[2];
+        int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2], pt = g.PadBegin[1], pl = g.PadBegin[2];
+        int inSize = IH * IW, outSize = OH * OW;
+        int owVec = (OW + 15) / 16 * 16;
+        int PW = Math.Max(IW + pl, (owVec - 1) * sw + (KW - 1) * dw + 1 + (sw == 2 ? 16 : 0));
+        int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
+        // Reused per thread (no allocation per run); only the interior is rewritten per plane.
+        var padded = t_padded is { } buf && buf.Length >= PH * PW + 16 ? buf : t_padded = new float[PH * PW + 16];
+        Array.Fill(padded, float.MinValue, 0, PH * PW + 16);
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var floor = Vector512.Create(float.MinValue);
+        float* tail = stackalloc float[16];
+        fixed (float* pp = padded, px = x, py = y)
+        {
+            for (int p = p0; p < p1; p++)
+            {
+                float* plane = px + (long)p * inSize;
+                for (int ih = 0; ih < IH; ih++)
+                    Buffer.MemoryCopy(plane + (long)ih * IW, pp + (long)(ih + pt) * PW + pl, IW * sizeof(float), IW * sizeof(float));
+                float* outPlane = py + (long)p * outSize;
+                for (int oh = 0; oh < OH; oh++)
+                {
+                    float* orow = outPlane + (long)oh * OW;
+                    float* prow0 = pp + (long)oh * sh * PW;
+                    for (int ow0 = 0; ow0 < OW; ow0 += 16)
+                    {
+                        var best = floor;
+                        for (int kh = 0; kh < KH; kh++)
+                        {
+                            float* prow = prow0 + (long)kh * dh * PW;
+                            // Max(v, best) keeps best where v is NaN, as the scalar path does.
+                            if (sw == 1)
+                                for (int kw = 0; kw < KW; kw++)
+                                    best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.Load(prow + ow0 + kw * dw), best);
+                            else
+                                for (int kw = 0; kw < KW; kw++)
+                                {
+                                    float* q = prow + 2 * ow0 + kw;
+                                    var v = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(Vector512.Load(q), even, Vector512.Load(q + 16));
+                                    best = System.Runtime.Intrinsics.X86.Avx512F.Max(v, best);
+                                }
+                        }
+                        int rem = OW - ow0;
+                        if (rem >= 16) Vector512.Store(best, orow + ow0);
+                        else
+                        {
+                            Vector512.Store(best, tail);
+                            for (int q = 0; q < rem; q++) orow[ow0 + q] = tail[q];
                         }
                     }
                 }

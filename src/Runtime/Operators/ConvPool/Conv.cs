@@ -118,6 +118,20 @@ public class Conv : OpKernel
             return;
         }
         bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);
+        if (!direct && packed is not null)
+        {
+            // Implicit GEMM: SGEMM packs its B panels straight from the input, no im2col matrix in memory.
+            for (int img = 0; img < n; img++)
+                for (int gi = 0; gi < g; gi++)
+                {
+                    var src = new PatchSource(x, (img * c + gi * cg) * inSize, geo);
+                    var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    ReadOnlySpan<float> rowBias = bias is null ? default : bias.AsSpan(gi * mg, mg);
+                    ReadOnlySpan<float> zg = residual is null ? default : residual.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    Sgemm.Multiply(packed[gi], src, outSize, yg, outSize, rowBias, zg, outSize, act, threads);
+                }
+            return;
+        }
         float[]? col = direct ? null : System.Buffers.ArrayPool<float>.Shared.Rent(kg * outSize);
         try
         {

@@ -1,6 +1,7 @@
 using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.ConvPool;
+using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Runtime.Operators.ConvPool;
 
@@ -28,6 +29,11 @@ public sealed class MaxPool : OpKernel
         int planes = x.Shape[0] * x.Shape[1];
         switch (x.ElementType)
         {
+            case DataType.Float when idx.IsEmpty && Pooling.HasRowKernel(geo) && x.Buffer is float[] xa && y.Buffer is float[] ya:
+                // Planes are independent: split them across the intra-op threads.
+                IntraOpPool.ForRanges(planes, ctx.Threads, (p0, p1) => Pooling.MaxRows512(xa, ya, p0, p1, geo),
+                    work: (long)y.Length * geo.KernelSize);
+                break;
             case DataType.Float when idx.IsEmpty: Pooling.MaxFloat(x.ReadOnlySpan<float>(), y.Span<float>(), planes, geo); break;
             case DataType.Float: Pooling.Max(x.ReadOnlySpan<float>(), y.Span<float>(), idx, planes, geo, _columnMajor); break;
             case DataType.Double: Pooling.Max(x.ReadOnlySpan<double>(), y.Span<double>(), idx, planes, geo, _columnMajor); break;

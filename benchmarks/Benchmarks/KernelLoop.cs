@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using NetOnnx.Kernels.Gemm;
+
+namespace NetOnnx.Benchmarks;
+
+/// <summary>
+/// `gemm [--sizes 256,512,...] [--threads N] [--seconds S]`: a tight Stopwatch loop over SGEMM that reports the
+/// best of many runs in GFLOP/s (best-of tolerates other processes stealing the core better than a mean does),
+/// and the share of the measured single-core peak (170 GFLOP/s, 512-bit FMA, see issue 4).
+/// </summary>
+public static class KernelLoop
+{
+    private const double PeakGflops = 170;
+
+    public static int Gemm(string[] args)
+    {
+        int[] sizes = [256, 512, 1024, 2048];
+        int threads = 1;
+        double seconds = 2;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--sizes": sizes = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+                case "--threads": threads = int.Parse(args[++i]); break;
+                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
+            }
+        }
+        Console.WriteLine($"isa {Sgemm.IsaName}, tile {Sgemm.MR}x{Sgemm.NR}, threads {threads}");
+        // The host's FMA peak now (other jobs and clocks move it), so % of peak compares like with like.
+        double peakNow = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? MeasuredPeak() : double.NaN;
+        Console.WriteLine($"512-bit FMA loop now: {peakNow:F1} GFLOP/s per thread (idle-host figure in issue 4: {PeakGflops})");
+        Console.WriteLine("| size | packed A GFLOP/s | % of 170 | % of loop now | by CPU time | unpacked GFLOP/s | % of 170 | by CPU time |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (int n in sizes)
+        {
+            var rng = new Random(1);
+            var a = new float[n * n]; var b = new float[n * n]; var c = new float[n * n];
+            for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble() - 0.5f; b[i] = (float)rng.NextDouble() - 0.5f; }
+            var packed = Sgemm.Pack(false, n, n, a, n);
+            double flops = 2.0 * n * n * n;
+            var p = BestOf(() => Sgemm.Multiply(packed, false, n, 1f, b, n, 0f, c, n, threads), seconds);
+            var u = BestOf(() => Sgemm.Multiply(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, threads), seconds);
+            double gp = flops / p.Wall / 1e9, gu = flops / u.Wall / 1e9, cp = flops / p.Cpu / 1e9, cu = flops / u.Cpu / 1e9;
+            Console.WriteLine($"| {n} | {gp:F1} | {100 * gp / PeakGflops:F0}% | {100 * gp / threads / peakNow:F0}% | {cp:F1} | {gu:F1} | {100 * gu / PeakGflops:F0}% | {cu:F1} |");
+        }
+        return 0;
+    }
+
+    /// <summary>A convolution layer of a zoo CNN: input channels, size, output channels, kernel, stride, pad, group.</summary>
+    internal sealed record ConvLayer(string Name, int C, int H, int M, int K, int S, int P, int Group = 1);
+
+    internal static readonly ConvLayer[] Layers =
+    [
+        new("resnet18 conv1 7x7/2", 3, 224, 64, 7, 2, 3),
+        new("resnet18 layer1 3x3", 64, 56, 64, 3, 1, 1),
+        new("resnet18 layer3 3x3", 256, 14, 256, 3, 1, 1),
+        new("resnet18 layer4 3x3", 512, 7, 512, 3, 1, 1),
+        new("resnet18 down 1x1/2", 128, 56, 256, 1, 2, 0),
+        new("mbv2 expand 1x1", 16, 112, 96, 1, 1, 0),
+        new("mbv2 dw 3x3/2", 96, 112, 96, 3, 2, 1, 96),
+        new("mbv2 dw 3x3", 144, 56, 144, 3, 1, 1, 144),
+        new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
+        new("squeezenet classifier 1x1", 512, 13, 1000, 1, 1, 0),
+        new("ppocr neck 3x3 96->24", 96, 77, 24, 3, 1, 1),
+    ];
+
+    /// <summary>
+    /// `conv [--threads N] [--seconds S]`: zoo CNN conv layers through the Conv operator's kernels (implicit GEMM,
+    /// 1x1 direct GEMM, depthwise), with ReLU fused, best of many runs, GFLOP/s by wall and by thread CPU time.
+    /// </summary>
+    public static int Conv(string[] args)
+    {
+        int threads = 1;
+        double seconds = 1;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--threads": threads = int.Parse(args[++i]); break;
+                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
+            }
+        }
+        Console.WriteLine($"threads {threads}");
+        Console.WriteLine("| layer | ms | GFLOP/s | by CPU time |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var l in Layers)
+        {
+            var (body, flops) = BuildConv(l, threads);
+            var r = BestOf(body, seconds);
+            Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
+        }
+        return 0;
+    }
+
+    /// <summary>The layer's kernel call as the Conv operator makes it (ReLU fused), and its flop count.</summary>
+    internal static (Action Body, double Flops) BuildConv(ConvLayer l, int threads)
+    {
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        var g = NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
+        int cg = l.C / l.Group, mg = l.M / l.Group, kg = cg * g.KernelSize, outSize = g.OutSize;
+        var rng = new Random(3);
+        var x = new float[l.C * g.InSize]; var w = new float[l.M * kg]; var bias = new float[l.M]; var y = new float[l.M * outSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+        double flops = 2.0 * l.M * kg * outSize;
+        if (l.Group > 1 && cg == 1)
+            return (() => NetOnnx.Kernels.ConvPool.Depthwise.Run(x, w, bias, mg, g, y, 0, l.M, default, relu), flops);
+        var packed = Sgemm.Pack(false, mg, kg, w, kg);
+        if (l.K == 1 && l.S == 1 && l.P == 0)
+            return (() => Sgemm.Multiply(packed, false, outSize, 1f, x, outSize, 0f, y, outSize, bias, default, 0, relu, threads), flops);
+        var src = new NetOnnx.Kernels.ConvPool.PatchSource(x, 0, g);
+        return (() => Sgemm.Multiply(packed, src, outSize, y, outSize, bias, default, 0, relu, threads), flops);
+    }
+
+    /// <summary>`peak`: register-only 512-bit FMA loop (no memory traffic), the ceiling a GEMM kernel can reach.</summary>
+    public static int Peak()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) { Console.WriteLine("no AVX-512"); return 1; }
+        const int iters = 1 << 20;
+        var r = BestOf(() => FmaLoop(iters), 2);
+        double flops = 2.0 * 16 * 16 * iters;
+        Console.WriteLine($"512-bit FMA peak: {flops / r.Wall / 1e9:F1} GFLOP/s wall, {flops / r.Cpu / 1e9:F1} by CPU time");
+        return 0;
+    }
+
+    private static double MeasuredPeak()
+    {
+        const int iters = 1 << 18;
+        return 2.0 * 16 * 16 * iters / Best(() => FmaLoop(iters), 1) / 1e9;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static float FmaLoop(int iters)
+    {
+        var m = System.Runtime.Intrinsics.Vector512.Create(0.999f);
+        var a0 = m; var a1 = m; var a2 = m; var a3 = m; var a4 = m; var a5 = m; var a6 = m; var a7 = m;
+        var a8 = m; var a9 = m; var a10 = m; var a11 = m; var a12 = m; var a13 = m; var a14 = m; var a15 = m;
+        var add = System.Runtime.Intrinsics.Vector512.Create(1e-7f);
+        for (int i = 0; i < iters; i++)
+        {
+            a0 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a0, m, add); a1 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a1, m, add);
+            a2 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a2, m, add); a3 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a3, m, add);
+            a4 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a4, m, add); a5 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a5, m, add);
+            a6 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a6, m, add); a7 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a7, m, add);
+            a8 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a8, m, add); a9 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a9, m, add);
+            a10 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a10, m, add); a11 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a11, m, add);
+            a12 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a12, m, add); a13 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a13, m, add);
+            a14 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a14, m, add); a15 = System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a15, m, add);
+        }
+        var s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15;
+        return System.Runtime.Intrinsics.Vector512.Sum(s);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec; public long Nsec; }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec t);
+
+    /// <summary>CPU time of the calling thread in seconds (Linux CLOCK_THREAD_CPUTIME_ID), or NaN elsewhere.</summary>
+    private static double ThreadCpu()
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        return ClockGetTime(3, out var t) == 0 ? t.Sec + t.Nsec * 1e-9 : double.NaN;
+    }
+
+    /// <summary>Best wall time in seconds over repeated calls for about the given budget (after a JIT warm-up).</summary>
+    internal static double Best(Action body, double seconds) => BestOf(body, seconds).Wall;
+
+    /// <summary>
+    /// Best wall time and best calling-thread CPU time in seconds. On a host shared with other jobs the CPU time
+    /// leaves out time the thread was preempted; it means the kernel's own speed only for one-thread runs.
+    /// </summary>
+    internal static (double Wall, double Cpu) BestOf(Action body, double seconds)
+    {
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 0.5) body();
+        double best = double.MaxValue, bestCpu = double.MaxValue;
+        var total = Stopwatch.StartNew();
+        int runs = 0;
+        while (total.Elapsed.TotalSeconds < seconds || runs < 3)
+        {
+            double c0 = ThreadCpu();
+            long t0 = Stopwatch.GetTimestamp();
+            body();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            bestCpu = Math.Min(bestCpu, ThreadCpu() - c0);
+            runs++;
+        }
+        return (best, bestCpu);
+    }
+}
