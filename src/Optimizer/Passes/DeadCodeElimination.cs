@@ -10,6 +10,9 @@ public sealed class DeadCodeElimination : IGraphPass
 
     public PassResult Run(Model model) => RunGraph(model.Graph, keepInputs: true);
 
+    /// <summary>The same sweep for passes that rebuilt a graph's node list and left originals unread.</summary>
+    internal static PassResult Sweep(Graph g) => RunGraph(g, keepInputs: true);
+
     private static PassResult RunGraph(Graph g, bool keepInputs)
     {
         var live = new HashSet<string>(g.Outputs.Select(o => o.Name), StringComparer.Ordinal);

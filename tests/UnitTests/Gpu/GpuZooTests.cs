@@ -12,14 +12,7 @@ public class GpuZooTests
 {
     private static readonly string Root = Path.Combine(TestModels.SharedRoot, "zoo");
 
-    public static TheoryData<string> Models()
-    {
-        var data = new TheoryData<string>();
-        if (!Directory.Exists(Root)) { data.Add("(no zoo)"); return data; }
-        foreach (var d in Directory.GetDirectories(Root).OrderBy(x => x, StringComparer.Ordinal))
-            if (File.Exists(Path.Combine(d, "model.onnx"))) data.Add(Path.GetFileName(d));
-        return data;
-    }
+    public static TheoryData<string> Models() => OptimizedZooRoundTripTests.Models();
 
     [Theory]
     [MemberData(nameof(Models))]

@@ -99,11 +99,7 @@ public static class DynamicQuantization
         g.Nodes.Clear();
         g.Nodes.AddRange(result);
         // Float originals that no node reads any more leave the file.
-        var read = g.Nodes.SelectMany(n => n.Inputs).Concat(g.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-        foreach (var sub in g.Nodes.SelectMany(g.Subgraphs)) read.UnionWith(sub.OuterScopeReads());
-        var inputNames = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in g.Initializers.Keys.ToList())
-            if (!read.Contains(name) && !inputNames.Contains(name)) g.Initializers.Remove(name);
+        DeadCodeElimination.Sweep(g);
         g.ValueTypes.Clear();
         return layers;
     }

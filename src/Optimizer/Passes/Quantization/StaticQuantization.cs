@@ -178,11 +178,8 @@ public static class StaticQuantization
         }
         g.Nodes.Clear();
         g.Nodes.AddRange(result);
-        var read = g.Nodes.SelectMany(n => n.Inputs).Concat(g.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-        foreach (var sub in g.Nodes.SelectMany(g.Subgraphs)) read.UnionWith(sub.OuterScopeReads());
-        var inputNames = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in g.Initializers.Keys.ToList())
-            if (!read.Contains(name) && !inputNames.Contains(name)) g.Initializers.Remove(name);
+        // Float originals that no node reads any more leave the file.
+        DeadCodeElimination.Sweep(g);
         g.ValueTypes.Clear();
         return layers;
     }
