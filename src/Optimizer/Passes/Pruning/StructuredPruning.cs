@@ -70,7 +70,7 @@ public static class StructuredPruning
     {
         channels = 0;
         if (n.Domain.Length != 0 || n.Inputs.Count < 2 || n.Outputs.Count != 1) return false;
-        if (ix.ConstantValue(n.Inputs[1]) is not { ElementType: DataType.Float } w) return false;
+        if (Const(ix, n.Inputs[1]) is not { ElementType: DataType.Float } w) return false;
         switch (n.OpType)
         {
             case "Conv" when (n.Attr("group")?.Int ?? 1) == 1 && w.Rank >= 3: channels = w.Shape[0]; break;
@@ -88,38 +88,38 @@ public static class StructuredPruning
     private static string? Plan(GraphEditor ix, Node producer, int channels, List<Action<int[]>> edits)
     {
         var g = ix.Graph;
-        var w = ix.ConstantValue(producer.Inputs[1])!;
+        var w = Const(ix, producer.Inputs[1])!;
         bool conv = producer.OpType == "Conv";
         int rank = conv ? w.Rank : 0; // conv activations are N x C x spatial; matmul channels are the last axis
         // The producer's own weights and bias.
         switch (producer.OpType)
         {
             case "Conv":
-                edits.Add(k => SetInput(ix, producer, 1, Slice(ix.ConstantValue(producer.Inputs[1])!, 0, k)));
+                edits.Add(k => SetInput(ix, producer, 1, Slice(Const(ix, producer.Inputs[1])!, 0, k)));
                 if (producer.Inputs.Count > 2 && producer.Inputs[2].Length > 0)
                 {
-                    if (ix.ConstantValue(producer.Inputs[2]) is not { Length: var bl } || bl != channels) return "bias is not a constant per channel";
-                    edits.Add(k => SetInput(ix, producer, 2, Slice(ix.ConstantValue(producer.Inputs[2])!, 0, k)));
+                    if (Const(ix, producer.Inputs[2]) is not { Length: var bl } || bl != channels) return "bias is not a constant per channel";
+                    edits.Add(k => SetInput(ix, producer, 2, Slice(Const(ix, producer.Inputs[2])!, 0, k)));
                 }
                 break;
             case "Gemm":
             {
                 int axis = (producer.Attr("transB")?.Int ?? 0) != 0 ? 0 : 1;
-                edits.Add(k => SetInput(ix, producer, 1, Slice(ix.ConstantValue(producer.Inputs[1])!, axis, k)));
+                edits.Add(k => SetInput(ix, producer, 1, Slice(Const(ix, producer.Inputs[1])!, axis, k)));
                 if (producer.Inputs.Count > 2 && producer.Inputs[2].Length > 0)
                 {
-                    var c = ix.ConstantValue(producer.Inputs[2]);
+                    var c = Const(ix, producer.Inputs[2]);
                     if (c is null) return "bias C is not constant";
                     if (c.Length != 1)
                     {
                         if (ChannelAxisOf(c, channels, 2) is not { } ca) return "bias C is not per output column";
-                        edits.Add(k => SetInput(ix, producer, 2, Slice(ix.ConstantValue(producer.Inputs[2])!, ca, k)));
+                        edits.Add(k => SetInput(ix, producer, 2, Slice(Const(ix, producer.Inputs[2])!, ca, k)));
                     }
                 }
                 break;
             }
             default:
-                edits.Add(k => SetInput(ix, producer, 1, Slice(ix.ConstantValue(producer.Inputs[1])!, 1, k)));
+                edits.Add(k => SetInput(ix, producer, 1, Slice(Const(ix, producer.Inputs[1])!, 1, k)));
                 break;
         }
 
@@ -150,7 +150,7 @@ public static class StructuredPruning
             if (waiting.Count > 0)
             {
                 var c = waiting[0];
-                string other = c.Inputs.First(i => i.Length > 0 && !region.Contains(i) && !ix.IsConstant(i));
+                string other = c.Inputs.First(i => i.Length > 0 && !region.Contains(i) && Const(ix, i) is null);
                 return $"{c.OpType} '{(c.Name.Length > 0 ? c.Name : c.Outputs[0])}' combines them with '{other}' (residual or other non-constant input)";
             }
             break;
@@ -184,23 +184,23 @@ public static class StructuredPruning
         bool FirstOnly() => region.Contains(c.Inputs[0]) && c.Inputs.Skip(1).All(i => !region.Contains(i));
         switch (op)
         {
-            case "Conv" when FirstOnly() && ix.ConstantValue(c.Inputs[1]) is { ElementType: DataType.Float } w && w.Rank >= 3:
+            case "Conv" when FirstOnly() && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float } w && w.Rank >= 3:
             {
                 long group = c.Attr("group")?.Int ?? 1;
                 if (group == 1 && w.Shape[1] == channels)
                 {
-                    edits.Add(k => SetInput(ix, c, 1, Slice(ix.ConstantValue(c.Inputs[1])!, 1, k)));
+                    edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, 1, k)));
                     reader = true;
                     return null;
                 }
                 if (group == channels && w.Shape[0] == channels && w.Shape[1] == 1)
                 {
                     // Depthwise: one filter per channel, so the channels pass through; cut filters, bias and group.
-                    edits.Add(k => SetInput(ix, c, 1, Slice(ix.ConstantValue(c.Inputs[1])!, 0, k)));
+                    edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, 0, k)));
                     if (c.Inputs.Count > 2 && c.Inputs[2].Length > 0)
                     {
-                        if (ix.ConstantValue(c.Inputs[2]) is not { Length: var bl } || bl != channels) return $"depthwise '{name}' bias is not constant";
-                        edits.Add(k => SetInput(ix, c, 2, Slice(ix.ConstantValue(c.Inputs[2])!, 0, k)));
+                        if (Const(ix, c.Inputs[2]) is not { Length: var bl } || bl != channels) return $"depthwise '{name}' bias is not constant";
+                        edits.Add(k => SetInput(ix, c, 2, Slice(Const(ix, c.Inputs[2])!, 0, k)));
                     }
                     edits.Add(k => c.Attributes["group"] = NodeAttribute.Of("group", (long)k.Length));
                     passes = true;
@@ -208,23 +208,23 @@ public static class StructuredPruning
                 }
                 return $"read by grouped Conv '{name}'";
             }
-            case "Gemm" when FirstOnly() && (c.Attr("transA")?.Int ?? 0) == 0 && ix.ConstantValue(c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
+            case "Gemm" when FirstOnly() && (c.Attr("transA")?.Int ?? 0) == 0 && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
             {
                 int axis = (c.Attr("transB")?.Int ?? 0) != 0 ? 1 : 0;
-                edits.Add(k => SetInput(ix, c, 1, Slice(ix.ConstantValue(c.Inputs[1])!, axis, k)));
+                edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, axis, k)));
                 reader = true;
                 return conv ? $"Gemm '{name}' reads conv channels" : null;
             }
-            case "MatMul" when FirstOnly() && ix.ConstantValue(c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
-                edits.Add(k => SetInput(ix, c, 1, Slice(ix.ConstantValue(c.Inputs[1])!, 0, k)));
+            case "MatMul" when FirstOnly() && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
+                edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, 0, k)));
                 reader = true;
                 return conv ? $"MatMul '{name}' reads conv channels" : null;
             case "BatchNormalization" when conv && FirstOnly() && c.Outputs.Count(o => o.Length > 0) == 1:
                 for (int i = 1; i < c.Inputs.Count && i < 5; i++)
                 {
                     int slot = i;
-                    if (ix.ConstantValue(c.Inputs[i]) is not { Length: var l } || l != channels) return $"BatchNormalization '{name}' has non-constant parameters";
-                    edits.Add(k => SetInput(ix, c, slot, Slice(ix.ConstantValue(c.Inputs[slot])!, 0, k)));
+                    if (Const(ix, c.Inputs[i]) is not { Length: var l } || l != channels) return $"BatchNormalization '{name}' has non-constant parameters";
+                    edits.Add(k => SetInput(ix, c, slot, Slice(Const(ix, c.Inputs[slot])!, 0, k)));
                 }
                 passes = true;
                 return null;
@@ -232,24 +232,42 @@ public static class StructuredPruning
         if (c.Domain.Length == 0 && (Unary.Contains(c.OpType) || Binary.Contains(c.OpType)) && c.Outputs.Count == 1)
         {
             if (!region.Contains(c.Inputs[0]) && !Binary.Contains(c.OpType)) return $"read by {c.OpType} '{name}' as a parameter";
-            if (c.Inputs.Any(i => i.Length > 0 && !region.Contains(i) && !ix.IsConstant(i))) { wait = true; return null; }
+            if (c.Inputs.Any(i => i.Length > 0 && !region.Contains(i) && Const(ix, i) is null)) { wait = true; return null; }
             for (int i = 0; i < c.Inputs.Count; i++)
             {
                 string input = c.Inputs[i];
                 if (input.Length == 0 || region.Contains(input)) continue;
-                var t = ix.ConstantValue(input);
+                var t = Const(ix, input);
                 if (t!.Length == 1) continue;
                 // A per-channel constant, broadcast from the right against N x C x ... or ... x C.
                 int? axis = conv ? (t.Rank >= rank - 1 ? t.Rank - (rank - 1) : null) : t.Rank - 1;
                 if (axis is not { } a || a < 0 || t.Shape[a] != channels || t.Shape.Where((d, j) => j != a).Any(d => d != 1))
                     return $"{c.OpType} '{name}' has a constant that is not per channel";
                 int slot = i;
-                edits.Add(k => SetInput(ix, c, slot, Slice(ix.ConstantValue(c.Inputs[slot])!, a, k)));
+                edits.Add(k => SetInput(ix, c, slot, Slice(Const(ix, c.Inputs[slot])!, a, k)));
             }
             passes = true;
             return null;
         }
         return $"read by {c.OpType} '{name}'";
+    }
+
+    /// <summary>
+    /// A constant's value: an initializer the caller cannot override, a Constant node's tensor, or either through
+    /// Identity nodes (exporters route shared weights that way). Cuts always write a new initializer.
+    /// </summary>
+    private static Tensor? Const(GraphEditor ix, string name)
+    {
+        for (int hops = 0; hops < 16 && name.Length > 0; hops++)
+        {
+            if (ix.ConstantValue(name) is { } t) return t;
+            var p = ix.Producer(name);
+            if (p is null || p.Domain.Length != 0) return null;
+            if (p.OpType == "Constant") return p.Attr("value")?.Tensor;
+            if (p.OpType != "Identity") return null;
+            name = p.Inputs[0];
+        }
+        return null;
     }
 
     /// <summary>The axis of a constant that holds one value per channel (all others 1), for a rank-2 Gemm bias.</summary>
@@ -261,7 +279,7 @@ public static class StructuredPruning
 
     private static double[] ChannelNorms(GraphEditor ix, Node n, int channels, bool l1)
     {
-        var w = ix.ConstantValue(n.Inputs[1])!;
+        var w = Const(ix, n.Inputs[1])!;
         var v = w.ToArray<float>();
         var norms = new double[channels];
         // Output channel of each weight: leading axis for Conv and Gemm transB, trailing axis otherwise.
@@ -301,6 +319,15 @@ public static class StructuredPruning
 
     private static void RemoveUnread(Graph g)
     {
+        // Constant and Identity nodes that fed only the cut inputs are dead now; drop them so their tensors go too.
+        var outputs = g.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        for (bool changed = true; changed;)
+        {
+            var reads = g.Nodes.SelectMany(x => x.Inputs).ToHashSet(StringComparer.Ordinal);
+            foreach (var sub in g.Nodes.SelectMany(g.Subgraphs)) reads.UnionWith(sub.OuterScopeReads());
+            changed = g.Nodes.RemoveAll(n => n.Domain.Length == 0 && n.OpType is "Constant" or "Identity"
+                && n.Outputs.All(o => !reads.Contains(o) && !outputs.Contains(o))) > 0;
+        }
         var read = g.Nodes.SelectMany(x => x.Inputs).Concat(g.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
         foreach (var sub in g.Nodes.SelectMany(g.Subgraphs)) read.UnionWith(sub.OuterScopeReads());
         var inputNames = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
