@@ -13,8 +13,8 @@ public static class PruneCommand
 {
     public static int Run(string[] args, TextWriter o)
     {
-        var a = new CliArgs(args, "global", "structured", "no-sensitivity");
-        a.RejectUnknown("o", "output", "sparsity", "global", "structured", "calib", "exclude", "no-sensitivity");
+        var a = new CliArgs(args, "global", "structured", "no-sensitivity", "dense-storage");
+        a.RejectUnknown("o", "output", "sparsity", "global", "structured", "calib", "exclude", "no-sensitivity", "dense-storage");
         var positional = a.Positional.ToList();
         string? output = a.Get("output") ?? a.Get("o");
         int dash = positional.IndexOf("-o");
@@ -61,7 +61,9 @@ public static class PruneCommand
                 ? "nothing to prune: no Conv/Gemm/MatMul whose output channels can be cut" + string.Concat(skippedLayers.Take(5).Select(s => $"; {s.Id}: {s.Reason}"))
                 : "nothing to prune: no Conv/MatMul/Gemm with constant float weights (or all excluded)");
         var errors = AccuracyReport.Compare(floatOutputs, AccuracyReport.RunAll(bytes, inputs));
-        File.WriteAllBytes(output, bytes);
+        // Unstructured zeros go to sparse_initializer (ONNX Runtime and our loader read them back densely) unless asked not to.
+        byte[] written = structured || a.Has("dense-storage") ? bytes : OnnxModelWriter.ToBytes(OnnxModelLoader.Load(bytes), sparseInitializers: true);
+        File.WriteAllBytes(output, written);
 
         long weights = layers.Sum(l => l.Weights), zeros = layers.Sum(l => l.Zeros);
         if (structured)
@@ -82,7 +84,7 @@ public static class PruneCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"pruned {layers.Count} layers ({(a.Has("global") ? "global" : "per-layer")} magnitude): {zeros:N0} of {weights:N0} weights zero ({100.0 * zeros / weights:F1}%); {inputs.Count} evaluation input set(s)"));
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"size {floatBytes.Length / 1048576.0:F2} MB -> {bytes.Length / 1048576.0:F2} MB (zeros are stored densely; compressing the file shrinks it)"));
+                $"size {floatBytes.Length / 1048576.0:F2} MB -> {written.Length / 1048576.0:F2} MB ({(a.Has("dense-storage") ? "zeros stored densely" : "weights under a third non-zero stored as sparse initializers")})"));
         }
         AccuracyReport.Write(o, errors);
         if (!a.Has("no-sensitivity"))
