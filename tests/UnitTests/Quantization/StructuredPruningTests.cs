@@ -96,6 +96,9 @@ public class StructuredPruningTests
         var rng = new Random(5);
         return Model([F("x", 2, 3, 8)], [F("y", 2, 3, 8)],
         [
+            // Exporters route shared biases through Identity and scalars through Constant nodes.
+            N("Identity", ["b1src"], ["b1"]),
+            N("Constant", [], ["sqrt2"], NodeAttribute.Of("value", Scalar(MathF.Sqrt(2)))),
             N("MatMul", ["x", "w1"], ["h0"]),
             N("Add", ["h0", "b1"], ["h"]),
             N("Div", ["h", "sqrt2"], ["hd"]),
@@ -108,8 +111,8 @@ public class StructuredPruningTests
             N("Add", ["x", "o"], ["y"]),
         ], new Dictionary<string, Tensor>
         {
-            ["w1"] = Zeroed(RandomFloats(rng, 8, 16), 1, deadColumns), ["b1"] = Zeroed(RandomFloats(rng, 16), 0, deadColumns),
-            ["sqrt2"] = Scalar(MathF.Sqrt(2)), ["one"] = Scalar(1), ["half"] = Scalar(0.5f),
+            ["w1"] = Zeroed(RandomFloats(rng, 8, 16), 1, deadColumns), ["b1src"] = Zeroed(RandomFloats(rng, 16), 0, deadColumns),
+            ["one"] = Scalar(1), ["half"] = Scalar(0.5f),
             ["w2"] = RandomFloats(rng, 16, 8), ["b2"] = RandomFloats(rng, 8),
         }, opset: 13);
     }
@@ -126,9 +129,13 @@ public class StructuredPruningTests
         var p = Assert.Single(pruned);
         Assert.Equal(("n_h0", 16, 12), (p.Id, p.Channels, p.Kept));
         var g = m.Graph;
-        Assert.Equal([8, 12], g.Initializers[g.Nodes[0].Inputs[1]].Shape);
-        Assert.Equal([12], g.Initializers[g.Nodes[1].Inputs[1]].Shape);
-        Assert.Equal([12, 8], g.Initializers[g.Nodes[7].Inputs[1]].Shape);
+        // The Identity fed only the cut bias, so it and the full-size bias are gone.
+        Assert.DoesNotContain(g.Nodes, n => n.OpType == "Identity");
+        Assert.False(g.Initializers.ContainsKey("b1src"));
+        Node Op(string output) => g.Nodes.Single(n => n.Outputs[0] == output);
+        Assert.Equal([8, 12], g.Initializers[Op("h0").Inputs[1]].Shape);
+        Assert.Equal([12], g.Initializers[Op("h").Inputs[1]].Shape);
+        Assert.Equal([12, 8], g.Initializers[Op("o0").Inputs[1]].Shape);
         Assert.Contains(skipped, s => s.Id == "n_o0" && s.Reason.Contains("residual"));
         AssertClose(expected, Run(OnnxModelLoader.Load(OnnxModelWriter.ToBytes(m)), feeds)["y"]);
     }

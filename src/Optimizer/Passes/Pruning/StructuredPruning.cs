@@ -211,11 +211,13 @@ public static class StructuredPruning
             case "Gemm" when FirstOnly() && (c.Attr("transA")?.Int ?? 0) == 0 && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
             {
                 int axis = (c.Attr("transB")?.Int ?? 0) != 0 ? 1 : 0;
+                if (Const(ix, c.Inputs[1])!.Shape[axis] != channels) return $"Gemm '{name}' weights do not match the {channels} channels";
                 edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, axis, k)));
                 reader = true;
                 return conv ? $"Gemm '{name}' reads conv channels" : null;
             }
-            case "MatMul" when FirstOnly() && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 }:
+            case "MatMul" when FirstOnly() && Const(ix, c.Inputs[1]) is { ElementType: DataType.Float, Rank: 2 } mw:
+                if (mw.Shape[0] != channels) return $"MatMul '{name}' weights do not match the {channels} channels";
                 edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, 0, k)));
                 reader = true;
                 return conv ? $"MatMul '{name}' reads conv channels" : null;
