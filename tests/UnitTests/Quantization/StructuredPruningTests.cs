@@ -90,6 +90,32 @@ public class StructuredPruningTests
         AssertClose(expected, Run(OnnxModelLoader.Load(bytes), feeds)["y"]);
     }
 
+    [Fact]
+    public void ChannelsPassThroughPooling()
+    {
+        Model Build()
+        {
+            var rng = new Random(9);
+            return Model([F("x", 1, 3, 8, 8)], [F("y", 1, 4, 2, 2)],
+            [
+                N("Conv", ["x", "w1", "b1"], ["c"]),
+                N("Relu", ["c"], ["r"]),
+                N("MaxPool", ["r"], ["p"], NodeAttribute.Of("kernel_shape", new long[] { 2, 2 }), NodeAttribute.Of("strides", new long[] { 2, 2 })),
+                N("Conv", ["p", "w2"], ["y"]),
+            ], new Dictionary<string, Tensor>
+            {
+                ["w1"] = Zeroed(RandomFloats(rng, 6, 3, 3, 3), 0, [2, 3]), ["b1"] = Zeroed(RandomFloats(rng, 6), 0, [2, 3]), ["w2"] = RandomFloats(rng, 4, 6, 2, 2),
+            }, opset: 13);
+        }
+        var feeds = new Dictionary<string, Tensor> { ["x"] = RandomFloats(new Random(3), 1, 3, 8, 8) };
+        var expected = Run(Build(), feeds)["y"];
+        var m = Build();
+        var (pruned, _) = StructuredPruning.Apply(m, new StructuredPruningOptions { Ratio = 1.0 / 3 });
+        Assert.Equal((6, 4), (Assert.Single(pruned).Channels, pruned[0].Kept));
+        Assert.Equal([4, 4, 2, 2], m.Graph.Initializers[m.Graph.Nodes[3].Inputs[1]].Shape);
+        AssertClose(expected, Run(m, feeds)["y"]);
+    }
+
     /// <summary>A transformer FFN with erf GELU and a residual: x + (gelu(x W1 + b1) W2 + b2).</summary>
     private static Model Ffn(int[] deadColumns)
     {
@@ -232,7 +258,7 @@ public class StructuredPruningTests
         Assert.Equal(2, Cli.Run(["prune", path, "-o", outPath, "--sparsity", "0.5", "--structured", "--global"], o, e));
     }
 
-    public static TheoryData<string> ZooModels() => new() { "resnet18", "mobilenet_v2", "bert_tiny_encoder" };
+    public static TheoryData<string> ZooModels() => new() { "resnet18", "mobilenet_v2", "bert_tiny_encoder", "mnist_cnn" };
 
     /// <summary>30% structured on zoo models: smaller file, same output shapes, and ONNX Runtime agrees with us on it.</summary>
     [Theory]

@@ -23,7 +23,7 @@ public sealed record SkippedLayer(string Id, string OpType, string Reason);
 /// <summary>
 /// Structured pruning: removes whole output channels (smallest L2 or L1 norm) of Conv (group 1), Gemm and MatMul
 /// with constant weights, and the matching input channels of the layers that read them, so the file and the work
-/// really shrink. The channels may pass through per-channel Add/Mul/Sub/Div constants, BatchNormalization,
+/// really shrink. The channels may pass through per-channel Add/Mul/Sub/Div constants, BatchNormalization, pooling,
 /// element-wise activations and depthwise Convs (their weights and group count are cut too) before reaching
 /// the Conv/Gemm/MatMul readers. A layer is left whole when any of its channels reaches something else (a
 /// residual Add with another layer, Concat, Reshape, a graph output): cutting there would change shapes.
@@ -35,6 +35,8 @@ public static class StructuredPruning
         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign",
         "Erf", "Gelu", "Neg", "Abs", "Exp", "Identity", "Sqrt", "Reciprocal", "PRelu", "Clip", "Mish", "Cast",
     };
+    // Pooling works channel by channel, so conv channels pass through it unchanged.
+    private static readonly HashSet<string> Pooling = new(StringComparer.Ordinal) { "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "GlobalLpPool" };
     private static readonly HashSet<string> Binary = new(StringComparer.Ordinal) { "Add", "Sub", "Mul", "Div", "Pow" };
 
     public static (List<PrunedChannels> Pruned, List<SkippedLayer> Skipped) Apply(Model model, StructuredPruningOptions options)
@@ -221,6 +223,9 @@ public static class StructuredPruning
                 edits.Add(k => SetInput(ix, c, 1, Slice(Const(ix, c.Inputs[1])!, 0, k)));
                 reader = true;
                 return conv ? $"MatMul '{name}' reads conv channels" : null;
+            case var _ when conv && c.Domain.Length == 0 && Pooling.Contains(c.OpType) && c.Inputs.Count == 1 && c.Outputs.Count(o => o.Length > 0) == 1:
+                passes = true;
+                return null;
             case "BatchNormalization" when conv && FirstOnly() && c.Outputs.Count(o => o.Length > 0) == 1:
                 for (int i = 1; i < c.Inputs.Count && i < 5; i++)
                 {
