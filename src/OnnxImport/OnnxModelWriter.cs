@@ -11,7 +11,15 @@ public static class OnnxModelWriter
 
     public static byte[] ToBytes(Model model) => ToProto(model).ToByteArray();
 
-    public static ModelProto ToProto(Model model)
+    /// <summary>
+    /// As <see cref="ToBytes(Model)"/>; with <paramref name="sparseInitializers"/>, float weights that take less room
+    /// as (int64 linear index, value) pairs, i.e. under a third non-zero, go to the graph's sparse_initializer list.
+    /// </summary>
+    public static byte[] ToBytes(Model model, bool sparseInitializers) => ToProto(model, sparseInitializers).ToByteArray();
+
+    public static ModelProto ToProto(Model model) => ToProto(model, false);
+
+    public static ModelProto ToProto(Model model, bool sparseInitializers)
     {
         var p = new ModelProto
         {
@@ -21,7 +29,7 @@ public static class OnnxModelWriter
             Domain = model.Domain,
             ModelVersion = model.ModelVersion,
             DocString = model.DocString,
-            Graph = ToProto(model.Graph),
+            Graph = ToProto(model.Graph, sparseInitializers),
         };
         foreach (var (domain, version) in model.Opsets)
             p.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
@@ -43,16 +51,42 @@ public static class OnnxModelWriter
         return p;
     }
 
-    public static GraphProto ToProto(Graph g)
+    public static GraphProto ToProto(Graph g) => ToProto(g, false);
+
+    public static GraphProto ToProto(Graph g, bool sparseInitializers)
     {
         var p = new GraphProto { Name = g.Name };
         if (g.DocString is not null) p.DocString = g.DocString;
         foreach (var i in g.Inputs) p.Input.Add(ToProto(i.Name, i.Type));
         foreach (var o in g.Outputs) p.Output.Add(ToProto(o.Name, o.Type));
-        foreach (var (name, t) in g.Initializers) p.Initializer.Add(TensorCodec.ToProto(t, name));
+        foreach (var (name, t) in g.Initializers)
+            if (sparseInitializers && AsSparse(t, name) is { } sp) p.SparseInitializer.Add(sp);
+            else p.Initializer.Add(TensorCodec.ToProto(t, name));
         foreach (var (name, t) in g.ValueTypes) p.ValueInfo.Add(ToProto(name, t));
         foreach (var n in g.Nodes) p.Node.Add(ToProto(n));
         return p;
+    }
+
+    /// <summary>A float tensor as 1-D linear int64 indices and values, when that is smaller than dense (12 vs 4 bytes each).</summary>
+    private static SparseTensorProto? AsSparse(Tensor t, string name)
+    {
+        if (t.ElementType != DataType.Float || t.Length < 64) return null;
+        var v = t.ReadOnlySpan<float>();
+        int nnz = 0;
+        foreach (float x in v) if (BitConverter.SingleToInt32Bits(x) != 0) nnz++;
+        if (12L * nnz + 32 >= 4L * t.Length) return null;
+        var values = new float[nnz];
+        var indices = new long[nnz];
+        // -0.0 counts as non-zero so the dense values read back bit for bit.
+        for (int i = 0, k = 0; i < v.Length; i++)
+            if (BitConverter.SingleToInt32Bits(v[i]) != 0) { values[k] = v[i]; indices[k++] = i; }
+        var sp = new SparseTensorProto
+        {
+            Values = TensorCodec.ToProto(Tensor.Create(values, nnz), name),
+            Indices = TensorCodec.ToProto(Tensor.Create(indices, nnz)),
+        };
+        sp.Dims.AddRange(t.Shape.Select(d => (long)d));
+        return sp;
     }
 
     private static NodeProto ToProto(Node n)

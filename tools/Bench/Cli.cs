@@ -22,7 +22,7 @@ public static class Cli
               run the optimisation passes, write the result as ONNX, print per-pass statistics
           quantize MODEL -o OUT.onnx [--mode dynamic|static] [--calib DIR] [--method minmax|percentile|entropy] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity]
               INT8 model as standard ONNX; prints per-output error vs float and per-layer sensitivity
-          prune MODEL -o OUT.onnx --sparsity S [--global] [--calib DIR] [--exclude NAME|OP,...] [--no-sensitivity]
+          prune MODEL -o OUT.onnx --sparsity S [--global | --structured] [--dense-storage] [--calib DIR] [--exclude NAME|OP,...] [--no-sensitivity]
               magnitude pruning of Conv/MatMul/Gemm weights; prints per-output error vs float and per-layer sensitivity
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
