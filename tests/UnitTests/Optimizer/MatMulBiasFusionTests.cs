@@ -209,3 +209,57 @@ public class MatMulBiasFusionTests
         Assert.ThrowsAny<Exception>(() => s.Run(bad));
     }
 }
+
+/// <summary>The com.netonnx MatMulBias kernel used directly: run-time weights, and bad bias shapes.</summary>
+public class MatMulBiasKernelTests
+{
+    private static byte[] Direct(bool constW, int biasLen, string activation = "")
+    {
+        const int S = 6, K = 40, N = 33;
+        var g = new GraphProto { Name = "direct" };
+        g.Input.Add(Info("x", 1, 1, S, K));
+        if (constW) g.Initializer.Add(FloatTensor("W", Weights(K * N), K, N));
+        else g.Input.Add(Info("W", 1, K, N));
+        g.Initializer.Add(FloatTensor("bias", Weights(biasLen, 0.25f), biasLen));
+        var node = NodeOf("MatMulBias", ["x", "W", "bias"], ["y"], "mmb");
+        node.Domain = "com.netonnx";
+        if (activation.Length > 0) node.Attribute.Add(new AttributeProto { Name = "activation", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(activation) });
+        g.Node.Add(node);
+        g.Output.Add(Info("y", 1, 1, S, N));
+        var m = Model(g);
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.netonnx", Version = 1 });
+        return m.ToByteArray();
+    }
+
+    private static float[] Weights(int n, float step = 0.01f) => Enumerable.Range(0, n).Select(i => ((i * 7) % 13 - 6) * step).ToArray();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PackedAndRunTimeWeightsMatchNaive(bool constW)
+    {
+        const int S = 6, K = 40, N = 33;
+        var x = Enumerable.Range(0, S * K).Select(i => MathF.Sin(i * 0.37f)).ToArray();
+        var w = Weights(K * N); var bias = Weights(N, 0.25f);
+        var inputs = new Dictionary<string, Tensor> { ["x"] = Tensor.Create(x, 1, S, K) };
+        if (!constW) inputs["W"] = Tensor.Create(w, K, N);
+        using var s = new InferenceSession(Direct(constW, N, "Relu"), new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+        var y = s.Run(inputs)["y"].ToArray<float>();
+        for (int r = 0; r < S; r++)
+            for (int j = 0; j < N; j++)
+            {
+                double e = bias[j];
+                for (int p = 0; p < K; p++) e += (double)x[r * K + p] * w[p * N + j];
+                e = Math.Max(e, 0);
+                Assert.True(Math.Abs(y[r * N + j] - e) <= 1e-4 * (1 + Math.Abs(e)), $"[{r},{j}]: {y[r * N + j]} vs {e}");
+            }
+    }
+
+    [Fact]
+    public void BiasOfTheWrongLengthIsReported()
+    {
+        using var s = new InferenceSession(Direct(true, 34), new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+        var ex = Assert.ThrowsAny<OnnxException>(() => s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(new float[6 * 40], 1, 6, 40) }));
+        Assert.Contains("bias", ex.Message);
+    }
+}
