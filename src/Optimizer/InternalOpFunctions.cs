@@ -123,6 +123,13 @@ public static class InternalOpFunctions
                 b.Op("MatMul", [p, b.In(2)], output: b.Out(0));
                 break;
             }
+            case "MatMulBias":
+            {
+                var mm = b.Op("MatMul", [b.In(0), b.In(1)]);
+                var y = b.HasIn(2) ? b.Op("Add", [mm, b.In(2)]) : mm;
+                b.Activation(y, b.Out(0));
+                break;
+            }
             case "FusedMatMul":
             {
                 var a = n.GetInt("transA", 0) != 0 ? b.TransposeLastTwo(b.In(0), 0) : b.In(0);

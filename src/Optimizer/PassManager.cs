@@ -47,6 +47,8 @@ public sealed class PassManager
         .Add(new Passes.RmsNormFusion())
         .Add(new Passes.SkipLayerNormFusion())
         .Add(new Passes.AttentionFusion())
+        // After attention fusion, so its patterns see the projections' MatMul and Add as written.
+        .Add(new Passes.MatMulBiasFusion())
         // After attention fusion, which reads the graph's MatMul(Q, K^T) as written.
         .Add(new Passes.TransposeMatMulFolding());
 

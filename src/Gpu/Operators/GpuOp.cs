@@ -134,6 +134,7 @@ internal static class GpuOps
         Add("MatMul", MatMulOp.Create);
         Add("Gemm", GemmOp.Create);
         Add("FusedGemm", GemmOp.Create, F);
+        Add("MatMulBias", MatMulBiasOp.Create, F);
         Add("Conv", ConvOp.Create);
         Add("FusedConv", ConvOp.Create, F);
         foreach (var n in new[] { "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool" }) Add(n, PoolOp.Create);

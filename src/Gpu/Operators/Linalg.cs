@@ -149,6 +149,53 @@ internal sealed class GemmOp : GpuOp
 }
 
 /// <summary>
+/// com.netonnx MatMulBias: act(A·B + bias) for A [.., K], B [K, N], bias [N]; A's leading dimensions are rows of
+/// one GEMM whose epilogue adds the bias and applies the activation.
+/// </summary>
+internal sealed class MatMulBiasOp : GpuOp
+{
+    private readonly FusedActivation _act;
+
+    private MatMulBiasOp(FusedActivation act) => _act = act;
+
+    public static GpuOp? Create(KernelInfo info) =>
+        AllFloat(info) ? new MatMulBiasOp(FusedActivation.Parse(info.GetString("activation", ""), info.GetFloats("activation_params"))) : null;
+
+    public override void Run(GpuOpContext ctx)
+    {
+        var a = ctx.Input(0);
+        var b = ctx.Input(1);
+        var bias = ctx.OptionalInput(2);
+        if (a.Rank < 2 || b.Rank != 2 || b.Shape[0] != a.Shape[^1])
+            throw new ArgumentException($"MatMulBias: A {ShapeMath.Format(a.Shape)} and B {ShapeMath.Format(b.Shape)} do not chain as [.., K] x [K, N]");
+        int k = a.Shape[^1], n = b.Shape[1], m = a.Length / Math.Max(k, 1);
+        if (k == 0) m = ShapeMath.Size(a.Shape[..^1]);
+        if (bias is not null && (bias.Length != n || bias.Shape[^1] != n))
+            throw new ArgumentException($"MatMulBias: bias {ShapeMath.Format(bias.Shape)} is not a row of {n} values");
+        var shape = (int[])a.Shape.Clone();
+        shape[^1] = n;
+        var y = ctx.Output(0, DataType.Float, shape);
+        var p = new GemmArgs
+        {
+            M = m, N = n, K = k, Am = k, Ak = 1, Bk = n, Bn = 1, Alpha = 1f, Beta = 1f,
+            Act = (int)_act.Kind, ActA = _act.A, ActB = _act.B,
+            HasBias = bias is null ? 0 : 1, BiasM = 0, BiasN = 1,
+        };
+        if (ctx.Device.UseCuBlas && (p.HasBias != 0 || p.Act != 0))
+        {
+            // cuBLAS computes the product; bias and activation follow as elementwise passes.
+            var plain = p;
+            plain.HasBias = 0; plain.Act = 0;
+            GemmLauncher.Launch(ctx, a.Floats, b.Floats, null, null, y.Floats, plain, 1);
+            if (bias is not null) BinaryOps.Launch(ctx, y, bias, y, BinaryOp.Add);
+            if (p.Act != 0) UnaryOps.Launch(ctx, y, y, (UnaryOp)p.Act, p.ActA, p.ActB);
+            return;
+        }
+        GemmLauncher.Launch(ctx, a.Floats, b.Floats, bias?.Floats, null, y.Floats, p, 1);
+    }
+}
+
+/// <summary>
 /// com.netonnx ScaledDotProductAttention: softmax(mask(scale·Q·Kt))·V as two batched GEMMs around a masked row
 /// softmax; the score block lives in a temporary device buffer.
 /// </summary>

@@ -24,6 +24,24 @@ public sealed class PackedA
     }
 }
 
+/// <summary>
+/// A right operand packed once (e.g. constant MatMul weights) into the KC x NR strips the SGEMM kernels read:
+/// for each KC block of rows, all NR-column strips of the full width, so any NR-aligned column range is a
+/// contiguous run of strips and threads splitting N can share it.
+/// </summary>
+public sealed class PackedB
+{
+    internal readonly float[] Data;
+    public int K { get; }
+    public int N { get; }
+    internal int NPadded { get; }
+
+    internal PackedB(float[] data, int k, int n, int nPadded)
+    {
+        Data = data; K = k; N = n; NPadded = nPadded;
+    }
+}
+
 /// <summary>A right-hand GEMM operand computed on the fly, one row segment at a time.</summary>
 public interface IPanelSource
 {
@@ -153,6 +171,26 @@ public static unsafe class Sgemm
         }
     }
 
+    /// <summary>
+    /// C = act(A*B + colBias[j]) with A (m x k, leading dimension lda) and B packed by <see cref="PackB"/>; an
+    /// empty colBias means no bias. The bias rides in the epilogue as a residual row repeated for every row.
+    /// </summary>
+    public static void Multiply(int m, ReadOnlySpan<float> a, int lda, PackedB b, Span<float> c, int ldc,
+        ReadOnlySpan<float> colBias, FusedActivation activation, int threads = 1)
+    {
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        CheckOperand("C", false, m, n, ldc, c.Length);
+        if (!colBias.IsEmpty && colBias.Length != n) throw new ArgumentException($"column bias holds {colBias.Length} elements, C has {n} columns");
+        fixed (float* pa = a, pc = c, pbias = colBias)
+        {
+            var epi = new Epilogue(null, colBias.IsEmpty ? null : pbias, 0, activation);
+            if (k == 0) { ScaleC(m, n, 0f, c, ldc); epi.Apply(pc, ldc, m, n); return; }
+            CheckOperand("A", false, m, k, lda, a.Length);
+            Run(false, false, m, n, k, 1f, pa, lda, null, null, 0, 0f, pc, ldc, threads, epi, null, b);
+        }
+    }
+
     private static void CheckEpilogue(int m, int n, ReadOnlySpan<float> rowBias, ReadOnlySpan<float> residual, int ldr)
     {
         if (!rowBias.IsEmpty && rowBias.Length < m) throw new ArgumentException($"row bias holds {rowBias.Length} elements, C has {m} rows");
@@ -262,6 +300,26 @@ public static unsafe class Sgemm
         return new PackedA(data, m, k, mPad);
     }
 
+    /// <summary>Packs op(B) (k x n) once for repeated use as the right operand.</summary>
+    public static PackedB PackB(bool transB, int k, int n, ReadOnlySpan<float> b, int ldb)
+    {
+        if (k > 0 && n > 0) CheckOperand("B", transB, k, n, ldb, b.Length);
+        int nr = NR;
+        int nPad = (n + nr - 1) / nr * nr;
+        var data = GC.AllocateUninitializedArray<float>(Math.Max(1, nPad * k) + 16, pinned: true);
+        if (k == 0 || n == 0) return new PackedB(data, k, n, nPad);
+        float* dst = Align(data);
+        fixed (float* pb = b)
+        {
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                PackB(pb, ldb, transB, k0, kc, 0, n, dst + (long)k0 * nPad);
+            }
+        }
+        return new PackedB(data, k, n, nPad);
+    }
+
     private static void CheckOperand(string name, bool trans, int rows, int cols, int ld, int length)
     {
         int r = trans ? cols : rows, cl = trans ? rows : cols;
@@ -282,10 +340,10 @@ public static unsafe class Sgemm
     }
 
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, PackedA? pa,
-        float* b, int ldb, float beta, float* c, int ldc, int threads, Epilogue epi, IPanelSource? src)
+        float* b, int ldb, float beta, float* c, int ldc, int threads, Epilogue epi, IPanelSource? src, PackedB? pbk = null)
     {
         // Thin products: packing would cost as much as the arithmetic, so use row-at-a-time vector loops.
-        if (pa is null && src is null && (m < 4 || n < 8))
+        if (pa is null && src is null && pbk is null && (m < 4 || n < 8))
         {
             Small(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             epi.Apply(c, ldc, m, n);
@@ -303,7 +361,7 @@ public static unsafe class Sgemm
         int t = (int)Math.Clamp(work / MinWorkPerThread, 1, Math.Max(1, threads));
         if (t <= 1)
         {
-            Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc, epi, src, 0);
+            Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc, epi, src, 0, pbk);
             return;
         }
         // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk.
@@ -316,8 +374,8 @@ public static unsafe class Sgemm
             IntraOpPool.For(parts, t, p =>
             {
                 int j0 = p * chunk, nn = Math.Min(chunk, n - j0);
-                float* bb = (float*)ib + (transB ? (long)j0 * ldb : j0);
-                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, pa, 0, bb, ldb, beta, (float*)ic + j0, ldc, epi.At(0, j0), src, j0);
+                float* bb = pbk is not null ? null : (float*)ib + (transB ? (long)j0 * ldb : j0);
+                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, pa, 0, bb, ldb, beta, (float*)ic + j0, ldc, epi.At(0, j0), src, j0, pbk);
             });
         }
         else
@@ -328,7 +386,7 @@ public static unsafe class Sgemm
             {
                 int i0 = p * chunk, mm = Math.Min(chunk, m - i0);
                 float* aa = pa is not null ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);
-                Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0), src, 0);
+                Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0), src, 0, pbk);
             });
         }
     }
@@ -390,16 +448,18 @@ public static unsafe class Sgemm
     /// the micro-kernel walks all NR-column strips of that B block.
     /// </summary>
     private static void Serial(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, PackedA? pa, int paRow0,
-        float* b, int ldb, float beta, float* c, int ldc, Epilogue epi, IPanelSource? src, int srcCol0)
+        float* b, int ldb, float beta, float* c, int ldc, Epilogue epi, IPanelSource? src, int srcCol0, PackedB? pbk = null)
     {
         int mr = MR, nr = NR;
         int ncMax = Math.Min(NC, (n + nr - 1) / nr * nr);
         int kcMax = Math.Min(KC, k);
-        var bufB = Rent(ref t_packB, kcMax * ncMax);
+        // srcCol0 is also where this sub-problem's columns start in a pre-packed B.
+        var bufB = pbk is null ? Rent(ref t_packB, kcMax * ncMax) : null;
         var bufA = pa is null ? Rent(ref t_packA, kcMax * mr) : null;
         try
         {
-            float* pb = Align(bufB);
+            float* pb = bufB is null ? null : Align(bufB);
+            float* prePacked = pbk is null ? null : Align(pbk.Data);
             float* pAbuf = bufA is null ? null : Align(bufA);
             float* packedBase = pa is null ? null : Align(pa.Data);
             float* tile = stackalloc float[mr * nr];
@@ -411,7 +471,8 @@ public static unsafe class Sgemm
                     int kc = Math.Min(KC, k - k0);
                     float betaEff = k0 == 0 ? beta : 1f;
                     bool lastK = k0 + kc >= k;
-                    if (src is null) PackB(b, ldb, transB, k0, kc, j0, nc, pb);
+                    if (pbk is not null) pb = prePacked + (long)k0 * pbk.NPadded + (long)(srcCol0 + j0) * kc;
+                    else if (src is null) PackB(b, ldb, transB, k0, kc, j0, nc, pb);
                     else PackB(src, k0, kc, srcCol0 + j0, nc, pb);
                     for (int ir = 0; ir < m; ir += mr)
                     {
@@ -462,7 +523,7 @@ public static unsafe class Sgemm
         }
         finally
         {
-            t_packB = bufB;
+            if (bufB is not null) t_packB = bufB;
             if (bufA is not null) t_packA = bufA;
         }
     }

@@ -322,7 +322,7 @@ public static class ShapeRules
             case "SkipLayerNormalization":
                 for (int i = 0; i < outs.Length; i++) outs[i] = x;
                 break;
-            case "DynamicQuantizeMatMul" or "SparseMatMul":
+            case "DynamicQuantizeMatMul" or "SparseMatMul" or "MatMulBias":
                 // A [..., K] times B [K, N]: A's shape with B's last dimension, float.
                 if (inputs.Length > 1 && inputs[1] is TensorType { Shape: { Length: 2 } bs } && x.Shape is { Length: >= 1 } xs)
                     outs[0] = new TensorType(DataType.Float, [.. xs[..^1], bs[1]]);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using NetOnnx.Kernels;
+using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 using NetOnnx.Kernels.Threading;
 
@@ -122,11 +123,24 @@ internal static class BatchedMatMul
     }
 }
 
-/// <summary>MatMul: numpy-style batched matrix product with broadcasting and 1-D promotion.</summary>
+/// <summary>
+/// MatMul: numpy-style batched matrix product with broadcasting and 1-D promotion. A constant float 2-D B
+/// (a weight matrix) is packed once at creation and reused by every run.
+/// </summary>
 [OpKernel("MatMul", 1)]
 public sealed class MatMul : OpKernel
 {
-    public MatMul(KernelInfo info) { }
+    private readonly PackedB? _packed;
+    private readonly int[]? _packedShape;
+
+    public MatMul(KernelInfo info)
+    {
+        if (info.ConstantInput(1) is { ElementType: DataType.Float, Rank: 2 } w)
+        {
+            _packed = Sgemm.PackB(false, w.Shape[0], w.Shape[1], w.ReadOnlySpan<float>(), w.Shape[1]);
+            _packedShape = w.Shape;
+        }
+    }
 
     public override void Compute(KernelContext ctx)
     {
@@ -134,6 +148,18 @@ public sealed class MatMul : OpKernel
         var b = ctx.Input(1);
         if (a.ElementType != b.ElementType)
             throw ctx.Error($"A is {a.ElementType.OnnxName()} but B is {b.ElementType.OnnxName()}");
+        if (_packed is not null && a.ElementType == DataType.Float && a.Rank >= 2 && a.Shape[^1] == _packed.K
+            && b.Shape.AsSpan().SequenceEqual(_packedShape))
+        {
+            // A [..., K] times the packed B [K, N]: every batch of A is rows of one tall product.
+            var shape = (int[])a.Shape.Clone();
+            shape[^1] = _packed.N;
+            var yp = ctx.OutputUninitialized(0, DataType.Float, shape);
+            if (yp.Length > 0)
+                Sgemm.Multiply(yp.Length / _packed.N, a.ReadOnlySpan<float>(), _packed.K, _packed, yp.Span<float>(), _packed.N,
+                    default, FusedActivation.None, ctx.Threads);
+            return;
+        }
         MatMulPlan plan;
         try { plan = MatMulPlan.Create(a.Shape, b.Shape); }
         catch (ArgumentException e) { throw ctx.Error(e.Message); }

@@ -1,0 +1,98 @@
+using NetOnnx.Kernels.Elementwise;
+using NetOnnx.Kernels.Gemm;
+using Xunit;
+
+namespace NetOnnx.Tests;
+
+/// <summary>
+/// SGEMM with a right operand packed once (constant MatMul weights) and a per-column bias in the epilogue,
+/// against a naive double-precision loop over odd shapes: sizes off the 8x32 tile, K across the 256 block,
+/// K = 0, a single row, and 1 and 2 threads (the two-thread split cuts N or M into chunks).
+/// </summary>
+public class PackedBGemmTests
+{
+    private static float[] Rand(Random r, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)r.NextDouble() * 2 - 1;
+        return a;
+    }
+
+    private static double Act(FusedActivation f, double x) => f.Kind switch
+    {
+        ActivationKind.None => x,
+        ActivationKind.Relu => Math.Max(x, 0),
+        ActivationKind.Clip => Math.Min(Math.Max(x, f.A), f.B),
+        ActivationKind.Sigmoid => 1 / (1 + Math.Exp(-x)),
+        _ => throw new ArgumentException(f.Kind.ToString()),
+    };
+
+    private static readonly FusedActivation[] Activations =
+        [FusedActivation.None, new(ActivationKind.Relu), new(ActivationKind.Clip, -0.3f, 0.4f), new(ActivationKind.Sigmoid)];
+
+    [Fact]
+    public void PackedBWithColumnBiasMatchesNaive()
+    {
+        var rng = new Random(11);
+        int[] ms = [1, 2, 3, 7, 8, 9, 33, 128, 130], ns = [1, 5, 31, 32, 33, 70, 600, 1030], ks = [0, 1, 19, 256, 300, 513];
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int m = ms[rng.Next(ms.Length)], n = ns[rng.Next(ns.Length)], k = ks[rng.Next(ks.Length)];
+            var act = Activations[rng.Next(Activations.Length)];
+            bool withBias = rng.Next(3) != 0;
+            int lda = k + rng.Next(3);
+            var a = Rand(rng, Math.Max(0, (m - 1) * lda + k));
+            var b = Rand(rng, k * n);
+            var bias = withBias ? Rand(rng, n) : [];
+            var expected = new double[m * n];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double s = withBias ? bias[j] : 0;
+                    for (int p = 0; p < k; p++) s += (double)a[i * lda + p] * b[p * n + j];
+                    expected[i * n + j] = Act(act, s);
+                }
+            var packed = Sgemm.PackB(false, k, n, b, n);
+            Assert.Equal((k, n), (packed.K, packed.N));
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var got = new float[m * n];
+                Array.Fill(got, float.NaN); // C is write-only: its old contents must not leak in
+                Sgemm.Multiply(m, a, lda, packed, got, n, bias, act, threads);
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    double e = expected[i];
+                    if (!(Math.Abs(got[i] - e) <= 2e-4 * (1 + Math.Abs(e))))
+                        Assert.Fail($"m={m} n={n} k={k} lda={lda} {act.Kind} bias={withBias} t={threads} [{i}]: got {got[i]}, expected {e}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void PackedBFromTransposedSourceMatchesUntransposed()
+    {
+        var rng = new Random(12);
+        int m = 9, n = 45, k = 270;
+        var a = Rand(rng, m * k);
+        var b = Rand(rng, k * n);
+        var bT = new float[n * k];
+        for (int p = 0; p < k; p++) for (int j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+        var y1 = new float[m * n]; var y2 = new float[m * n];
+        Sgemm.Multiply(m, a, k, Sgemm.PackB(false, k, n, b, n), y1, n, default, FusedActivation.None);
+        Sgemm.Multiply(m, a, k, Sgemm.PackB(true, k, n, bT, k), y2, n, default, FusedActivation.None);
+        Assert.Equal(y1, y2); // same packed panels, same arithmetic order
+    }
+
+    [Fact]
+    public void BadOperandsAreRejected()
+    {
+        var packed = Sgemm.PackB(false, 4, 5, new float[20], 5);
+        var ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(3, new float[12], 4, packed, new float[15], 5, new float[4], FusedActivation.None));
+        Assert.Contains("column bias", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(3, new float[11], 4, packed, new float[15], 5, default, FusedActivation.None));
+        Assert.Contains("A holds", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Sgemm.PackB(false, 4, 5, new float[19], 5));
+        Assert.Contains("B holds", ex.Message);
+    }
+}
