@@ -190,11 +190,14 @@ public static class IntraOpPool
         private static long WaitForJob(long seen)
         {
             long start = Stopwatch.GetTimestamp();
-            while (Stopwatch.GetTimestamp() - start < SpinTicks)
+            for (int spins = 1; Stopwatch.GetTimestamp() - start < SpinTicks; spins++)
             {
                 long g = Volatile.Read(ref _generation);
                 if (g != seen) return g;
                 Thread.SpinWait(20);
+                // On an oversubscribed host this core may be shared with the caller (or another process): give
+                // way every few microseconds so that a spinning worker never delays the thread that posts the work.
+                if ((spins & 7) == 0) Thread.Yield();
             }
             lock (Gate)
             {
