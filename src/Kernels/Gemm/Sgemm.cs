@@ -81,6 +81,9 @@ public static unsafe class Sgemm
     /// <summary>Work (multiply-adds) below which an extra thread does not pay for itself.</summary>
     private const long MinWorkPerThread = 1 << 20;
 
+    /// <summary>Most chunks a multi-threaded product is cut into per thread, so a late worker's share is taken over.</summary>
+    private const int ChunksPerThread = 4;
+
     public static string IsaName => Kind.ToString();
 
     [ThreadStatic] private static float[]? t_packA;
@@ -364,12 +367,15 @@ public static unsafe class Sgemm
             Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc, epi, src, 0, pbk);
             return;
         }
-        // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk.
+        // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk. Several chunks per thread,
+        // taken dynamically: on a busy host a worker often starts late or is descheduled, and with exactly one chunk
+        // per thread the caller would then sit idle waiting for it instead of taking over the remaining chunks.
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
         int mr = MR, nr = NR;
+        int want = (int)Math.Clamp(work / MinWorkPerThread, t, (long)t * ChunksPerThread);
         if (n >= m || m < 2 * mr)
         {
-            int chunk = ((n + t - 1) / t + nr - 1) / nr * nr;
+            int chunk = ((n + want - 1) / want + nr - 1) / nr * nr;
             int parts = (n + chunk - 1) / chunk;
             IntraOpPool.For(parts, t, p =>
             {
@@ -380,6 +386,7 @@ public static unsafe class Sgemm
         }
         else
         {
+            // Row chunks each pack all of B again, so cut rows only once per thread.
             int chunk = ((m + t - 1) / t + mr - 1) / mr * mr;
             int parts = (m + chunk - 1) / chunk;
             IntraOpPool.For(parts, t, p =>

@@ -37,21 +37,28 @@ public static class IntraOpPool
     }
 
     /// <summary>
-    /// Splits [0, count) into at most <paramref name="threads"/> contiguous ranges of near-equal size and runs
-    /// <paramref name="body"/>(start, end) once per range, so the per-item cost is a plain loop, not a delegate call.
+    /// Splits [0, count) into contiguous ranges of near-equal size, run on up to <paramref name="threads"/> threads,
+    /// and runs <paramref name="body"/>(start, end) once per range, so the per-item cost is a plain loop, not a
+    /// delegate call. Large jobs get up to <see cref="RangesPerThread"/> ranges per thread, taken dynamically, so a
+    /// worker that starts late (woken from sleep, or descheduled on a busy host) costs only its last range.
     /// </summary>
     public static void ForRanges(int count, int threads, Action<int, int> body, long work = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(body);
         if (count <= 0) return;
-        int parts = Math.Min(Math.Max(threads, 1), count);
-        if (parts <= 1 || work < MinParallelWork || Workers.InsideJob)
+        threads = Math.Min(Math.Max(threads, 1), count);
+        if (threads <= 1 || work < MinParallelWork || Workers.InsideJob)
         {
             body(0, count);
             return;
         }
-        Workers.Run(parts, parts, p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
+        long byWork = Math.Max(work / MinParallelWork, threads);
+        int parts = (int)Math.Min(Math.Min(byWork, (long)threads * RangesPerThread), count);
+        Workers.Run(parts, threads, p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
     }
+
+    /// <summary>Most ranges <see cref="ForRanges"/> cuts a job into per thread.</summary>
+    public const int RangesPerThread = 4;
 
     /// <summary>Number of worker threads started so far (the caller thread not counted).</summary>
     public static int WorkerCount => Workers.Count;
@@ -183,11 +190,14 @@ public static class IntraOpPool
         private static long WaitForJob(long seen)
         {
             long start = Stopwatch.GetTimestamp();
-            while (Stopwatch.GetTimestamp() - start < SpinTicks)
+            for (int spins = 1; Stopwatch.GetTimestamp() - start < SpinTicks; spins++)
             {
                 long g = Volatile.Read(ref _generation);
                 if (g != seen) return g;
                 Thread.SpinWait(20);
+                // On an oversubscribed host this core may be shared with the caller (or another process): give
+                // way every few microseconds so that a spinning worker never delays the thread that posts the work.
+                if ((spins & 7) == 0) Thread.Yield();
             }
             lock (Gate)
             {

@@ -154,6 +154,54 @@ public class ConvGemmKernelTests
         return ConvGeometry.Create(input, kernel, strides, dil, pads, "NOTSET", false);
     }
 
+    /// <summary>
+    /// Products large enough to be cut into several chunks per thread (column chunks that end mid-tile, a row
+    /// split for tall A, patch-source column offsets): every chunk's result must land where the naive loop puts it.
+    /// </summary>
+    [Theory]
+    [InlineData(40, 1000, 300, 2)]
+    [InlineData(40, 1000, 300, 3)]
+    [InlineData(520, 70, 200, 2)]
+    public void SgemmManyChunksMatchNaive(int m, int n, int k, int threads)
+    {
+        var rng = new Random(m + n + k + threads);
+        var a = Rand(rng, m * k); var b = Rand(rng, k * n); var bias = Rand(rng, m);
+        var act = new FusedActivation(ActivationKind.Relu);
+        var got = new float[m * n];
+        Array.Fill(got, float.NaN);
+        Sgemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, got, n, bias, default, 0, act, threads);
+        var gotPacked = new float[m * n];
+        Array.Fill(gotPacked, float.NaN);
+        Sgemm.Multiply(Sgemm.Pack(false, m, k, a, k), false, n, 1f, b, n, 0f, gotPacked, n, bias, default, 0, act, threads);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = bias[i];
+                for (int p = 0; p < k; p++) s += (double)a[i * k + p] * b[p * n + j];
+                Close(Act(act, s), got[i * n + j], $"[{i},{j}]");
+                Close(Act(act, s), gotPacked[i * n + j], $"packed [{i},{j}]");
+            }
+    }
+
+    [Fact]
+    public void ImplicitGemmManyChunksMatchNaive()
+    {
+        var rng = new Random(11);
+        // 16 channels of 41x43, 3x3 pad 1: 1763 output columns, 4 x 36 = 144 deep, cut into several column chunks.
+        var g = ConvGeometry.Create([41, 43], [3, 3], [1, 1], [1, 1], [1, 1, 1, 1], "NOTSET", false);
+        int cg = 16, mg = 36, kg = cg * g.KernelSize;
+        var x = Rand(rng, cg * g.InSize);
+        var w = Rand(rng, mg * kg);
+        var expected = NaiveConv(x, 0, w, cg, mg, g);
+        var packed = Sgemm.Pack(false, mg, kg, w, kg);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var y = new float[mg * g.OutSize];
+            Sgemm.Multiply(packed, new PatchSource(x, 0, g), g.OutSize, y, g.OutSize, default, default, 0, FusedActivation.None, threads);
+            for (int i = 0; i < y.Length; i++) Close(expected[i], y[i], $"t={threads} [{i}]");
+        }
+    }
+
     [Fact]
     public void ImplicitGemmConvMatchesNaive()
     {

@@ -96,9 +96,11 @@ public class Conv : OpKernel
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         if (cg == 1 && g > 1)
         {
-            // Depthwise: channels are independent, so split them across threads.
+            // Depthwise: channels are independent, so split them across threads, a few channel ranges per thread
+            // so that a worker that starts late does not leave the caller waiting on a whole half.
             long work = (long)m * outSize * kSize;
-            int parts = (int)Math.Clamp(work / (1 << 18), 1, Math.Max(1, threads));
+            threads = Math.Max(1, threads);
+            int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min(m, 4 * threads));
             for (int img = 0; img < n; img++)
             {
                 var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
@@ -106,7 +108,7 @@ public class Conv : OpKernel
                 var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
                 if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m, zi.Span, act);
                 else
-                    IntraOpPool.For(parts, parts, p =>
+                    IntraOpPool.For(parts, threads, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
             return;

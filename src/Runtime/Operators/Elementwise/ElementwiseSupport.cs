@@ -16,10 +16,12 @@ internal static class Ew
     {
         int threads = (int)Math.Min(ctx.Threads, (long)n * itemSize / MinChunk);
         if (threads <= 1) { body(0, n); return; }
+        // A few chunks per thread, taken dynamically, so a worker that starts late costs only its last chunk.
+        int parts = (int)Math.Min(4L * threads, (long)n * itemSize / (MinChunk / 4));
         // Chunk boundaries on 64-element multiples keep every chunk's SIMD loop aligned alike.
-        int chunk = (n + threads - 1) / threads;
+        int chunk = (n + parts - 1) / parts;
         if (itemSize == 1) chunk = (chunk + 63) & ~63;
-        IntraOpPool.For(threads, threads, t =>
+        IntraOpPool.For(parts, threads, t =>
         {
             int s = t * chunk;
             int len = Math.Min(chunk, n - s);
