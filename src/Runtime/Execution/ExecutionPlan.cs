@@ -23,6 +23,8 @@ public sealed class ExecutionPlan
     public required Dictionary<string, int> SlotOf { get; init; }
     /// <summary>Constant value per slot (initializers), or null.</summary>
     public required Tensor?[] Constants { get; init; }
+    /// <summary>Initializers no step reads at run time (every reader packed them), so <see cref="Constants"/> leaves them unbound.</summary>
+    public string[] ReleasedConstants { get; init; } = [];
     public required int[] InputSlots { get; init; }
     public required int[] OutputSlots { get; init; }
     public required PlanStep[] Steps { get; init; }

@@ -32,6 +32,19 @@ public sealed class KernelInfo
     /// <summary>The value of input <paramref name="i"/> when it is a constant (initializer), else null.</summary>
     public Tensor? ConstantInput(int i) => HasInput(i) ? _constant(Node.Inputs[i]) : null;
 
+    /// <summary>
+    /// Declares that the kernel copied constant input <paramref name="i"/> into its own form (packed it) and will
+    /// not read it at run time. When every reader of an initializer says so, the plan does not bind it, so the
+    /// plan holds no reference to it; such a kernel must then not call ctx.Input for it.
+    /// </summary>
+    public void ReleaseConstantInput(int i)
+    {
+        if (ConstantInput(i) is null) throw new InvalidOperationException($"input {i} of {Node.Describe()} is not a constant");
+        (ReleasedInputs ??= []).Add(i);
+    }
+
+    internal HashSet<int>? ReleasedInputs { get; private set; }
+
     /// <summary>Plans a subgraph (If/Loop/Scan body) so the kernel can run it.</summary>
     public ExecutionPlan CompileSubgraph(Graph g) => _compileSubgraph(g);
 

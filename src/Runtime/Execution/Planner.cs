@@ -51,6 +51,8 @@ public sealed class Planner
         var order = TopologicalOrder(graph, defined);
         var steps = new List<PlanStep>();
         var implicitReads = new List<int[]>();
+        // Per initializer: whether every run-time reader so far packed it (true) or some reader needs it (false).
+        var releasable = new Dictionary<string, bool>(StringComparer.Ordinal);
         // Values known at plan time: initializers, plus (in subgraphs, which the optimizer does not enter) the
         // outputs of nodes evaluated here once because all their inputs are known. Kernels created later see
         // them as constant inputs (Conv packs such weights), and runs skip those nodes.
@@ -65,12 +67,13 @@ public sealed class Planner
             {
                 steps.Add(CompilePartition(graph, unit, Slot, steps.Count, outerTypes));
                 implicitReads.Add([]);
+                foreach (var n in unit) foreach (var r in n.Inputs) releasable[r] = false;
                 continue;
             }
             var node = unit[0];
             var inputs = node.Inputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
             var outputs = node.Outputs.Select(n => n.Length == 0 ? -1 : Slot(n)).ToArray();
-            var kernel = CreateKernel(graph, node, outerTypes, out string kernelName, known);
+            var kernel = CreateKernel(graph, node, outerTypes, out string kernelName, known, out var released);
             var step = new PlanStep { Node = node, Kernel = kernel, Inputs = inputs, Outputs = outputs, KernelName = kernelName };
             if (isSubgraph && PlanTimeConstants.TryEvaluate(graph, step, known, slotOf, names.Count) is { } results)
             {
@@ -79,10 +82,16 @@ public sealed class Planner
                 continue;
             }
             steps.Add(step);
+            for (int k = 0; k < node.Inputs.Count; k++)
+                if (node.Inputs[k].Length > 0)
+                    releasable[node.Inputs[k]] = (released?.Contains(k) ?? false) && releasable.GetValueOrDefault(node.Inputs[k], true);
             var reads = new List<int>();
             foreach (var g in graph.Subgraphs(node))
                 foreach (var r in g.OuterScopeReads())
+                {
+                    releasable[r] = false;
                     if (slotOf.TryGetValue(r, out int s)) reads.Add(s);
+                }
             implicitReads.Add(reads.ToArray());
         }
 
@@ -112,6 +121,16 @@ public sealed class Planner
         var constants = new Tensor?[names.Count];
         foreach (var (k, v) in graph.Initializers) constants[slotOf[k]] = v;
         foreach (var (k, v) in evaluated) constants[slotOf[k]] = v;
+        // Packed initializers: only top-level ones that are neither graph inputs (a caller may feed them) nor
+        // outputs, and that every reader packed. Subgraph plans keep theirs (their readers are not all seen here).
+        var releasedNames = new List<string>();
+        if (!isSubgraph)
+        {
+            foreach (var o in graph.Outputs) releasable[o.Name] = false;
+            foreach (var i in graph.Inputs) releasable[i.Name] = false;
+            foreach (var (name, ok) in releasable)
+                if (ok && graph.Initializers.ContainsKey(name)) { constants[slotOf[name]] = null; releasedNames.Add(name); }
+        }
 
         var plan = new ExecutionPlan
         {
@@ -119,6 +138,7 @@ public sealed class Planner
             SlotNames = names.ToArray(),
             SlotOf = slotOf,
             Constants = constants,
+            ReleasedConstants = releasedNames.ToArray(),
             InputSlots = inputSlots,
             OutputSlots = outputSlots,
             Steps = steps.ToArray(),
@@ -278,9 +298,11 @@ public sealed class Planner
             _options);
     }
 
-    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName, IReadOnlyDictionary<string, Tensor> known)
+    private OpKernel CreateKernel(Graph graph, Node node, List<Graph>? outer, out string kernelName, IReadOnlyDictionary<string, Tensor> known,
+        out HashSet<int>? released)
     {
         var info = CreateInfo(graph, node, outer, known);
+        released = null;
         // The element type the registration constrains: input 0 by default.
         DataType? TypeAt(int i) => i < info.InputTypes.Count && info.InputTypes[i] is TensorType tt ? tt.ElementType : null;
         var reg = _registry.Find(node.Domain, node.OpType, info.OpsetVersion, null, out string why);
@@ -291,7 +313,9 @@ public sealed class Planner
         kernelName = reg.Source;
         try
         {
-            return reg.Factory(info);
+            var kernel = reg.Factory(info);
+            released = info.ReleasedInputs;
+            return kernel;
         }
         catch (OnnxException) { throw; }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException or InvalidCastException)

@@ -24,21 +24,24 @@ public sealed class MatMulBias : OpKernel
         {
             _packed = Sgemm.PackB(false, w.Shape[0], w.Shape[1], w.ReadOnlySpan<float>(), w.Shape[1]);
             _packedShape = w.Shape;
+            info.ReleaseConstantInput(1); // runs read the packed copy and _packedShape only
         }
     }
 
     public override void Compute(KernelContext ctx)
     {
         var a = ctx.Input(0);
-        var b = ctx.Input(1);
+        // A packed B is not bound at run time (see the constructor).
+        var b = _packed is null ? ctx.Input(1) : null;
+        var bShape = b?.Shape ?? _packedShape!;
         var bias = ctx.OptionalInput(2);
-        if (a.ElementType != DataType.Float || b.ElementType != DataType.Float || bias is { ElementType: not DataType.Float })
+        if (a.ElementType != DataType.Float || (b is not null && b.ElementType != DataType.Float) || bias is { ElementType: not DataType.Float })
             throw ctx.Error("supports float A, B and bias only");
-        if (a.Rank < 2 || b.Rank != 2)
-            throw ctx.Error($"A needs rank 2 or more and B rank 2, got {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(b.Shape)}");
-        int k = a.Shape[^1], n = b.Shape[1];
-        if (b.Shape[0] != k)
-            throw ctx.Error($"inner dimensions differ: A {ShapeMath.Format(a.Shape)} has {k} columns, B {ShapeMath.Format(b.Shape)} has {b.Shape[0]} rows");
+        if (a.Rank < 2 || bShape.Length != 2)
+            throw ctx.Error($"A needs rank 2 or more and B rank 2, got {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(bShape)}");
+        int k = a.Shape[^1], n = bShape[1];
+        if (bShape[0] != k)
+            throw ctx.Error($"inner dimensions differ: A {ShapeMath.Format(a.Shape)} has {k} columns, B {ShapeMath.Format(bShape)} has {bShape[0]} rows");
         if (bias is not null && (bias.Length != n || bias.Rank == 0 || bias.Shape[^1] != n || bias.Rank > a.Rank))
             throw ctx.Error($"bias of shape {ShapeMath.Format(bias.Shape)} is not a row of {n} values broadcast over the output");
         var shape = (int[])a.Shape.Clone();
@@ -48,7 +51,7 @@ public sealed class MatMulBias : OpKernel
         int m = y.Length / n;
         var ys = y.Span<float>();
         ReadOnlySpan<float> bs = bias is null ? default : bias.ReadOnlySpan<float>();
-        if (_packed is not null && b.Shape.AsSpan().SequenceEqual(_packedShape))
+        if (_packed is not null)
         {
             Sgemm.Multiply(m, a.ReadOnlySpan<float>(), k, _packed, ys, n, bs, _activation, ctx.Threads);
             return;
@@ -56,7 +59,7 @@ public sealed class MatMulBias : OpKernel
         // B is computed at run time: start C at the bias rows and accumulate onto them.
         if (!bs.IsEmpty)
             for (int i = 0; i < m; i++) bs.CopyTo(ys.Slice(i * n, n));
-        Sgemm.Multiply(false, false, m, n, k, 1f, a.ReadOnlySpan<float>(), k, b.ReadOnlySpan<float>(), n,
+        Sgemm.Multiply(false, false, m, n, k, 1f, a.ReadOnlySpan<float>(), k, b!.ReadOnlySpan<float>(), n,
             bs.IsEmpty ? 0f : 1f, ys, n, default, default, 0, _activation, ctx.Threads);
     }
 }

@@ -135,23 +135,24 @@ public sealed class MatMul : OpKernel
 
     public MatMul(KernelInfo info)
     {
-        if (info.ConstantInput(1) is { ElementType: DataType.Float, Rank: 2 } w)
+        if (info.ConstantInput(1) is { ElementType: DataType.Float, Rank: 2 } w && w.Shape[0] > 0)
         {
             _packed = Sgemm.PackB(false, w.Shape[0], w.Shape[1], w.ReadOnlySpan<float>(), w.Shape[1]);
             _packedShape = w.Shape;
+            // The packed path below serves every valid A, so the original B is never read again.
+            info.ReleaseConstantInput(1);
         }
     }
 
     public override void Compute(KernelContext ctx)
     {
         var a = ctx.Input(0);
-        var b = ctx.Input(1);
-        if (a.ElementType != b.ElementType)
-            throw ctx.Error($"A is {a.ElementType.OnnxName()} but B is {b.ElementType.OnnxName()}");
-        if (_packed is not null && a.ElementType == DataType.Float && a.Rank >= 2 && a.Shape[^1] == _packed.K
-            && b.Shape.AsSpan().SequenceEqual(_packedShape))
+        if (_packed is not null)
         {
-            // A [..., K] times the packed B [K, N]: every batch of A is rows of one tall product.
+            if (a.ElementType != DataType.Float) throw ctx.Error($"A is {a.ElementType.OnnxName()} but B is float");
+            if (a.Rank == 0 || a.Shape[^1] != _packed.K)
+                throw ctx.Error($"inner dimensions differ: A {ShapeMath.Format(a.Shape)}, B {ShapeMath.Format(_packedShape!)}");
+            // A [..., K] times the packed B [K, N]: every batch of A is rows of one tall product (1-D A is one row).
             var shape = (int[])a.Shape.Clone();
             shape[^1] = _packed.N;
             var yp = ctx.OutputUninitialized(0, DataType.Float, shape);
@@ -160,6 +161,9 @@ public sealed class MatMul : OpKernel
                     default, FusedActivation.None, ctx.Threads);
             return;
         }
+        var b = ctx.Input(1);
+        if (a.ElementType != b.ElementType)
+            throw ctx.Error($"A is {a.ElementType.OnnxName()} but B is {b.ElementType.OnnxName()}");
         MatMulPlan plan;
         try { plan = MatMulPlan.Create(a.Shape, b.Shape); }
         catch (ArgumentException e) { throw ctx.Error(e.Message); }
