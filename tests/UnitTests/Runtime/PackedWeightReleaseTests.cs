@@ -139,7 +139,7 @@ public class PackedWeightReleaseTests
     {
         var w = Values(K * N, 10);
         var m = MatMulModel(w);
-        m.Graph.Inputs[0] = new ValueInfo("x", OnnxType.Tensor(DataType.Float));
+        m.Graph.Inputs[0] = new ValueInfo("x", OnnxType.Tensor(DataType.Float, null));
         using var s = new Session(m, new SessionOptions { IntraOpThreads = 1 });
         var x = Values(K, 11);
         var y = s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(x, K) })["y"];
