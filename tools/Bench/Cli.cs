@@ -124,6 +124,26 @@ public sealed class CliArgs
             ? r : throw new CliUsageException($"--{key} expects a non-negative number, got '{v}'");
     }
 
+    /// <summary>
+    /// The one MODEL positional and the output file of a verb that writes a model: "-o OUT" (single dash, so two
+    /// positionals here), "--o OUT" or "--output OUT".
+    /// </summary>
+    public (string Model, string Output) ModelAndOutput(string verb)
+    {
+        string? output = Get("output") ?? Get("o");
+        var positional = Positional.ToList();
+        int dash = positional.IndexOf("-o");
+        if (dash >= 0)
+        {
+            if (dash + 1 >= positional.Count) throw new CliUsageException("-o needs a file");
+            output = positional[dash + 1];
+            positional.RemoveRange(dash, 2);
+        }
+        if (positional.Count != 1) throw new CliUsageException($"{verb} needs exactly one MODEL");
+        if (output is null) throw new CliUsageException($"{verb} needs -o OUT.onnx");
+        return (positional[0], output);
+    }
+
     public void RejectUnknown(params string[] known)
     {
         foreach (var k in _options.Keys)

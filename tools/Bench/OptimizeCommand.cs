@@ -12,24 +12,13 @@ public static class OptimizeCommand
     {
         var a = new CliArgs(args, "portable");
         a.RejectUnknown("o", "output", "level", "disable", "print-ir-after", "portable");
-        // "-o OUT" is parsed as two positionals by CliArgs (single dash), so accept both spellings.
-        string? output = a.Get("output") ?? a.Get("o");
-        var positional = a.Positional.ToList();
-        int dash = positional.IndexOf("-o");
-        if (dash >= 0)
-        {
-            if (dash + 1 >= positional.Count) throw new CliUsageException("-o needs a file");
-            output = positional[dash + 1];
-            positional.RemoveRange(dash, 2);
-        }
-        if (positional.Count != 1) throw new CliUsageException("optimize needs exactly one MODEL");
-        if (output is null) throw new CliUsageException("optimize needs -o OUT.onnx");
+        var (modelPath, output) = a.ModelAndOutput("optimize");
         var level = CliArgs.ParseLevel(a.Get("level"));
         var disabled = (a.Get("disable") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.Ordinal);
         var printAfter = a.Get("print-ir-after");
 
-        var model = OnnxModelLoader.Load(positional[0]);
+        var model = OnnxModelLoader.Load(modelPath);
         var pm = PassManager.CreateDefault();
         var known = pm.Passes.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var d in disabled)

@@ -15,17 +15,7 @@ public static class PruneCommand
     {
         var a = new CliArgs(args, "global", "structured", "no-sensitivity", "dense-storage");
         a.RejectUnknown("o", "output", "sparsity", "global", "structured", "calib", "exclude", "no-sensitivity", "dense-storage");
-        var positional = a.Positional.ToList();
-        string? output = a.Get("output") ?? a.Get("o");
-        int dash = positional.IndexOf("-o");
-        if (dash >= 0)
-        {
-            if (dash + 1 >= positional.Count) throw new CliUsageException("-o needs a file");
-            output = positional[dash + 1];
-            positional.RemoveRange(dash, 2);
-        }
-        if (positional.Count != 1) throw new CliUsageException("prune needs exactly one MODEL");
-        if (output is null) throw new CliUsageException("prune needs -o OUT.onnx");
+        var (modelPath, output) = a.ModelAndOutput("prune");
         if (a.Get("sparsity") is null) throw new CliUsageException("prune needs --sparsity S (a fraction in [0, 1))");
         double sparsity = a.GetDouble("sparsity", 0);
         if (sparsity >= 1) throw new CliUsageException($"--sparsity {sparsity} must be below 1");
@@ -34,7 +24,6 @@ public static class PruneCommand
         var exclude = (a.Get("exclude") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.Ordinal);
 
-        string modelPath = positional[0];
         byte[] floatBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw new OnnxException($"model file '{modelPath}' does not exist");
         string? baseDir = Path.GetDirectoryName(Path.GetFullPath(modelPath));
         var reference = OnnxModelLoader.Load(floatBytes, baseDir);

@@ -16,17 +16,7 @@ public static class QuantizeCommand
     {
         var a = new CliArgs(args, "per-channel", "no-sensitivity");
         a.RejectUnknown("o", "output", "mode", "calib", "method", "per-channel", "exclude", "max-error", "no-sensitivity");
-        var positional = a.Positional.ToList();
-        string? output = a.Get("output") ?? a.Get("o");
-        int dash = positional.IndexOf("-o");
-        if (dash >= 0)
-        {
-            if (dash + 1 >= positional.Count) throw new CliUsageException("-o needs a file");
-            output = positional[dash + 1];
-            positional.RemoveRange(dash, 2);
-        }
-        if (positional.Count != 1) throw new CliUsageException("quantize needs exactly one MODEL");
-        if (output is null) throw new CliUsageException("quantize needs -o OUT.onnx");
+        var (modelPath, output) = a.ModelAndOutput("quantize");
         string mode = a.Get("mode") ?? "dynamic";
         if (mode is not ("dynamic" or "static")) throw new CliUsageException($"unknown --mode '{mode}' (dynamic, static)");
         var method = (a.Get("method") ?? "minmax") switch
@@ -40,7 +30,6 @@ public static class QuantizeCommand
         var exclude = (a.Get("exclude") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.Ordinal);
 
-        string modelPath = positional[0];
         byte[] floatBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw new OnnxException($"model file '{modelPath}' does not exist");
         var reference = OnnxModelLoader.Load(floatBytes, Path.GetDirectoryName(Path.GetFullPath(modelPath)));
         var inputs = AccuracyReport.LoadInputs(a.Get("calib"), modelPath, reference.Graph);
