@@ -190,12 +190,7 @@ public static class DeviceKernels
                 sh[bm * t + e] = gkb < p.K && gn < p.N ? b[bBase + gkb * p.Bk + gn * p.Bn] : 0f;
             }
             Group.Barrier();
-            for (int kk = 0; kk < t; kk++)
-                for (int i = 0; i < R; i++)
-                {
-                    float ai = sh[(ty + i * t) * t + kk];
-                    for (int j = 0; j < R; j++) acc[i * R + j] += ai * sh[bm * t + kk * bm + tx + j * t];
-                }
+            AccumulateTile(sh, acc, t, tx, ty);
             Group.Barrier();
         }
         for (int i = 0; i < R; i++)
@@ -271,6 +266,22 @@ public static class DeviceKernels
     /// K = input channels of the group x kernel window; the B tile is gathered from the input on the fly
     /// (zero outside the padding), so no im2col buffer exists. Same tiling as <see cref="Gemm"/>.
     /// </summary>
+    /// <summary>
+    /// One k-step of a tiled product: this thread's R x R accumulators += the A tile (t*R rows x t, first in shared
+    /// memory) times the B tile (t x t*R, after it). Shared by Gemm and ConvGemm, which differ only in how they
+    /// load the tiles.
+    /// </summary>
+    private static void AccumulateTile(ArrayView<float> sh, ArrayView<float> acc, int t, int tx, int ty)
+    {
+        int bm = t * R;
+        for (int kk = 0; kk < t; kk++)
+            for (int i = 0; i < R; i++)
+            {
+                float ai = sh[(ty + i * t) * t + kk];
+                for (int j = 0; j < R; j++) acc[i * R + j] += ai * sh[bm * t + kk * bm + tx + j * t];
+            }
+    }
+
     public static void ConvGemm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> res, ArrayView<float> y, ConvArgs p)
     {
         int t = Group.DimX, tx = Group.IdxX, ty = Group.IdxY, bm = t * R;
@@ -302,12 +313,7 @@ public static class DeviceKernels
                 sh[bm * t + e] = v;
             }
             Group.Barrier();
-            for (int kk = 0; kk < t; kk++)
-                for (int i = 0; i < R; i++)
-                {
-                    float ai = sh[(ty + i * t) * t + kk];
-                    for (int j = 0; j < R; j++) acc[i * R + j] += ai * sh[bm * t + kk * bm + tx + j * t];
-                }
+            AccumulateTile(sh, acc, t, tx, ty);
             Group.Barrier();
         }
         for (int i = 0; i < R; i++)
