@@ -12,7 +12,7 @@ namespace NetOnnx.Tests;
 /// </summary>
 public class ConvGemmKernelTests
 {
-    private static float[] Rand(Random r, int n)
+    internal static float[] Rand(Random r, int n)
     {
         var a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float)r.NextDouble() * 2 - 1;
@@ -20,7 +20,7 @@ public class ConvGemmKernelTests
     }
 
     /// <summary>The activations in closed form, written here independently of FusedActivation.</summary>
-    private static double Act(FusedActivation f, double x) => f.Kind switch
+    internal static double Act(FusedActivation f, double x) => f.Kind switch
     {
         ActivationKind.None => x,
         ActivationKind.Relu => Math.Max(x, 0),

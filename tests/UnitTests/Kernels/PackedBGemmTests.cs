@@ -11,21 +11,9 @@ namespace NetOnnx.Tests;
 /// </summary>
 public class PackedBGemmTests
 {
-    private static float[] Rand(Random r, int n)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float)r.NextDouble() * 2 - 1;
-        return a;
-    }
+    private static float[] Rand(Random r, int n) => ConvGemmKernelTests.Rand(r, n);
 
-    private static double Act(FusedActivation f, double x) => f.Kind switch
-    {
-        ActivationKind.None => x,
-        ActivationKind.Relu => Math.Max(x, 0),
-        ActivationKind.Clip => Math.Min(Math.Max(x, f.A), f.B),
-        ActivationKind.Sigmoid => 1 / (1 + Math.Exp(-x)),
-        _ => throw new ArgumentException(f.Kind.ToString()),
-    };
+    private static double Act(FusedActivation f, double x) => ConvGemmKernelTests.Act(f, x);
 
     private static readonly FusedActivation[] Activations =
         [FusedActivation.None, new(ActivationKind.Relu), new(ActivationKind.Clip, -0.3f, 0.4f), new(ActivationKind.Sigmoid)];
