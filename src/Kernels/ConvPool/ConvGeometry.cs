@@ -86,6 +86,19 @@ public sealed class ConvGeometry
     }
 
     /// <summary>
+    /// For the tap (kd, kh, kw): per dimension the range [lo, hi) of output positions it lands inside the input
+    /// for (see <see cref="ValidRange"/>), and the input offset of output position 0 (tap * dilation - pad).
+    /// </summary>
+    public TapWindow Tap(int kd, int kh, int kw)
+    {
+        ValidRange(0, kd, out int d0, out int d1);
+        ValidRange(1, kh, out int h0, out int h1);
+        ValidRange(2, kw, out int w0, out int w1);
+        return new TapWindow(d0, d1, h0, h1, w0, w1,
+            kd * Dilation[0] - PadBegin[0], kh * Dilation[1] - PadBegin[1], kw * Dilation[2] - PadBegin[2]);
+    }
+
+    /// <summary>
     /// The range [lo, hi) of output positions along <paramref name="dim"/> whose tap <paramref name="k"/>
     /// lands inside the input.
     /// </summary>
@@ -100,3 +113,6 @@ public sealed class ConvGeometry
         hi = Math.Clamp(hi, lo, Out[dim]);
     }
 }
+
+/// <summary>Where one kernel tap reads: valid output ranges per dimension and the input shift of output 0.</summary>
+public readonly record struct TapWindow(int D0, int D1, int H0, int H1, int W0, int W1, int DShift, int HShift, int WShift);

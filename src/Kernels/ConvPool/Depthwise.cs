@@ -80,12 +80,7 @@ public static class Depthwise
             for (int kw = 0; kw < g.Kernel[2]; kw++, tap++)
             {
                 float wv = wk[tap];
-                g.ValidRange(0, kd, out int d0, out int d1);
-                g.ValidRange(1, kh, out int h0, out int h1);
-                g.ValidRange(2, kw, out int w0, out int w1);
-                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
-                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
-                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+                var (d0, d1, h0, h1, w0, w1, dShift, hShift, wShift) = g.Tap(kd, kh, kw);
                 for (int od = d0; od < d1; od++)
                 {
                     int id = od * sd + dShift;

@@ -28,13 +28,8 @@ public static class Im2Col
             for (int kw = 0; kw < g.Kernel[2]; kw++, row++)
             {
                 var dst = col.Slice(row * outSize, outSize);
-                g.ValidRange(0, kd, out int d0, out int d1);
-                g.ValidRange(1, kh, out int h0, out int h1);
-                g.ValidRange(2, kw, out int w0, out int w1);
+                var (d0, d1, h0, h1, w0, w1, dShift, hShift, wShift) = g.Tap(kd, kh, kw);
                 if (d0 >= d1 || h0 >= h1 || w0 >= w1) { dst.Clear(); continue; }
-                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
-                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
-                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
                 for (int od = 0; od < OD; od++)
                 {
                     var dplane = dst.Slice(od * OH * OW, OH * OW);
@@ -73,12 +68,7 @@ public static class Im2Col
             for (int kw = 0; kw < g.Kernel[2]; kw++, row++)
             {
                 var src = col.Slice(row * outSize, outSize);
-                g.ValidRange(0, kd, out int d0, out int d1);
-                g.ValidRange(1, kh, out int h0, out int h1);
-                g.ValidRange(2, kw, out int w0, out int w1);
-                int dShift = kd * g.Dilation[0] - g.PadBegin[0];
-                int hShift = kh * g.Dilation[1] - g.PadBegin[1];
-                int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+                var (d0, d1, h0, h1, w0, w1, dShift, hShift, wShift) = g.Tap(kd, kh, kw);
                 for (int od = d0; od < d1; od++)
                 {
                     int id = od * sd + dShift;
@@ -200,12 +190,7 @@ public sealed class PatchSource : Gemm.IPanelSource
         int kd = tap / (KH * KW), kh = tap / KW % KH, kw = tap % KW;
         int OH = g.Out[1], OW = g.Out[2], IH = g.In[1], IW = g.In[2];
         int sw = g.Stride[2];
-        g.ValidRange(0, kd, out int d0, out int d1);
-        g.ValidRange(1, kh, out int h0, out int h1);
-        g.ValidRange(2, kw, out int w0, out int w1);
-        int dShift = kd * g.Dilation[0] - g.PadBegin[0];
-        int hShift = kh * g.Dilation[1] - g.PadBegin[1];
-        int wShift = kw * g.Dilation[2] - g.PadBegin[2];
+        var (d0, d1, h0, h1, w0, w1, dShift, hShift, wShift) = g.Tap(kd, kh, kw);
         var plane = _x.AsSpan(_offset + c * g.InSize, g.InSize);
         int j = col0, end = col0 + dst.Length, planeOut = OH * OW;
         while (j < end)
