@@ -87,6 +87,10 @@ public static unsafe class Sgemm
     public static string IsaName => Kind.ToString();
 
     [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_onceA;
+
+    /// <summary>Largest A (floats, 4 MB) packed whole for one product; larger ones are packed strip by strip.</summary>
+    private const long MaxOncePackedA = 1 << 20;
     [ThreadStatic] private static float[]? t_packB;
 
     /// <summary>C = alpha*op(A)*op(B) + beta*C.</summary>
@@ -362,18 +366,50 @@ public static unsafe class Sgemm
         }
         long work = (long)m * n * k;
         int t = (int)Math.Clamp(work / MinWorkPerThread, 1, Math.Max(1, threads));
+        int mr = MR, nr = NR;
+        bool splitColumns = n >= m || m < 2 * mr;
+        float* paData = pa is null ? null : Align(pa.Data);
+        int paMPad = pa?.MPadded ?? 0;
+        // Every NC column block, and every column chunk of a threaded product, would pack the same A strips again
+        // (at M = 128 against a 1024-wide B, eight times): pack A once, and let all of them read the one copy.
+        float[]? onceA = null;
+        int mPad = (m + mr - 1) / mr * mr;
+        if (paData == null && (n > NC || (t > 1 && splitColumns)) && (long)mPad * k <= MaxOncePackedA)
+        {
+            onceA = Rent(ref t_onceA, mPad * k);
+            paData = Align(onceA);
+            paMPad = mPad;
+            for (int k0 = 0; k0 < k; k0 += KC)
+                PackA(a, lda, transA, 0, m, k0, Math.Min(KC, k - k0), paData + (long)k0 * mPad);
+        }
+        try
+        {
+            RunPacked(transA, transB, m, n, k, alpha, a, lda, paData, paMPad, b, ldb, beta, c, ldc, t, splitColumns, epi, src, pbk);
+        }
+        finally
+        {
+            if (onceA is not null) t_onceA = onceA;
+            GC.KeepAlive(pa);
+        }
+    }
+
+    /// <summary>Run after A is packed (paData non-null) or left for each thread to pack by strips (paData null).</summary>
+    private static void RunPacked(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* paData, int paMPad,
+        float* b, int ldb, float beta, float* c, int ldc, int t, bool splitColumns, Epilogue epi, IPanelSource? src, PackedB? pbk)
+    {
         if (t <= 1)
         {
-            Serial(transA, transB, m, n, k, alpha, a, lda, pa, 0, b, ldb, beta, c, ldc, epi, src, 0, pbk);
+            Serial(transA, transB, m, n, k, alpha, a, lda, paData, paMPad, 0, b, ldb, beta, c, ldc, epi, src, 0, pbk);
             return;
         }
         // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk. Several chunks per thread,
         // taken dynamically: on a busy host a worker often starts late or is descheduled, and with exactly one chunk
         // per thread the caller would then sit idle waiting for it instead of taking over the remaining chunks.
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ipa = (nint)paData;
         int mr = MR, nr = NR;
+        long work = (long)m * n * k;
         int want = (int)Math.Clamp(work / MinWorkPerThread, t, (long)t * ChunksPerThread);
-        if (n >= m || m < 2 * mr)
+        if (splitColumns)
         {
             int chunk = ((n + want - 1) / want + nr - 1) / nr * nr;
             int parts = (n + chunk - 1) / chunk;
@@ -381,7 +417,7 @@ public static unsafe class Sgemm
             {
                 int j0 = p * chunk, nn = Math.Min(chunk, n - j0);
                 float* bb = pbk is not null ? null : (float*)ib + (transB ? (long)j0 * ldb : j0);
-                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, pa, 0, bb, ldb, beta, (float*)ic + j0, ldc, epi.At(0, j0), src, j0, pbk);
+                Serial(transA, transB, m, nn, k, alpha, (float*)ia, lda, (float*)ipa, paMPad, 0, bb, ldb, beta, (float*)ic + j0, ldc, epi.At(0, j0), src, j0, pbk);
             });
         }
         else
@@ -392,8 +428,8 @@ public static unsafe class Sgemm
             IntraOpPool.For(parts, t, p =>
             {
                 int i0 = p * chunk, mm = Math.Min(chunk, m - i0);
-                float* aa = pa is not null ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);
-                Serial(transA, transB, mm, n, k, alpha, aa, lda, pa, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0), src, 0, pbk);
+                float* aa = ipa != 0 ? null : (float*)ia + (transA ? i0 : (long)i0 * lda);
+                Serial(transA, transB, mm, n, k, alpha, aa, lda, (float*)ipa, paMPad, i0, (float*)ib, ldb, beta, (float*)ic + (long)i0 * ldc, ldc, epi.At(i0, 0), src, 0, pbk);
             });
         }
     }
@@ -449,12 +485,13 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// One thread's GEMM over the whole sub-problem. pa rows start at paRow0 (a multiple of MR).
+    /// One thread's GEMM over the whole sub-problem. A packed in full (paData, paMPad rows per KC block) is read
+    /// from row paRow0 (a multiple of MR); with paData null each A strip is packed as it is needed.
     /// Loop order (BLIS with the roles of A and B swapped, as C is row-major and vectors run along N):
     /// a KC x NC block of B is packed to sit in L2, then for each MR-row strip of A (MR x KC, kept in L1)
     /// the micro-kernel walks all NR-column strips of that B block.
     /// </summary>
-    private static void Serial(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, PackedA? pa, int paRow0,
+    private static void Serial(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* paData, int paMPad, int paRow0,
         float* b, int ldb, float beta, float* c, int ldc, Epilogue epi, IPanelSource? src, int srcCol0, PackedB? pbk = null)
     {
         int mr = MR, nr = NR;
@@ -462,13 +499,12 @@ public static unsafe class Sgemm
         int kcMax = Math.Min(KC, k);
         // srcCol0 is also where this sub-problem's columns start in a pre-packed B.
         var bufB = pbk is null ? Rent(ref t_packB, kcMax * ncMax) : null;
-        var bufA = pa is null ? Rent(ref t_packA, kcMax * mr) : null;
+        var bufA = paData == null ? Rent(ref t_packA, kcMax * mr) : null;
         try
         {
             float* pb = bufB is null ? null : Align(bufB);
             float* prePacked = pbk is null ? null : Align(pbk.Data);
             float* pAbuf = bufA is null ? null : Align(bufA);
-            float* packedBase = pa is null ? null : Align(pa.Data);
             float* tile = stackalloc float[mr * nr];
             for (int j0 = 0; j0 < n; j0 += NC)
             {
@@ -485,14 +521,14 @@ public static unsafe class Sgemm
                     {
                         int mm = Math.Min(mr, m - ir);
                         float* astrip;
-                        if (pa is null)
+                        if (paData == null)
                         {
                             PackA(a, lda, transA, ir, mm, k0, kc, pAbuf);
                             astrip = pAbuf;
                         }
                         else
                         {
-                            astrip = packedBase + (long)k0 * pa.MPadded + (long)(paRow0 + ir) * kc;
+                            astrip = paData + (long)k0 * paMPad + (long)(paRow0 + ir) * kc;
                         }
                         for (int jr = 0; jr < nc; jr += nr)
                         {
@@ -545,11 +581,22 @@ public static unsafe class Sgemm
             float* d = dst + (long)s * kc;
             if (!transA)
             {
+                int p0 = 0;
+                if (mr == 8 && rows == 8 && Avx.IsSupported)
+                {
+                    p0 = kc & ~7;
+                    PackRows8(a + (long)(i0 + s) * lda + k0, lda, p0, d);
+                }
                 for (int r = 0; r < rows; r++)
                 {
                     float* src = a + (long)(i0 + s + r) * lda + k0;
-                    for (int p = 0; p < kc; p++) d[p * mr + r] = src[p];
+                    for (int p = p0; p < kc; p++) d[p * mr + r] = src[p];
                 }
+            }
+            else if (mr == 8 && rows == 8 && Avx.IsSupported)
+            {
+                float* src = a + (long)k0 * lda + i0 + s;
+                for (int p = 0; p < kc; p++, src += lda) Avx.Store(d + p * 8, Avx.LoadVector256(src));
             }
             else
             {
@@ -562,6 +609,39 @@ public static unsafe class Sgemm
             if (rows < mr)
                 for (int p = 0; p < kc; p++)
                     for (int r = rows; r < mr; r++) d[p * mr + r] = 0;
+        }
+    }
+
+    /// <summary>
+    /// d[p*8 + r] = a[r*lda + p] for 8 rows and p below kc8 (a multiple of 8): an 8x8 in-register transpose per
+    /// step, instead of 64 scalar stores 32 bytes apart.
+    /// </summary>
+    private static void PackRows8(float* a, int lda, int kc8, float* d)
+    {
+        float* a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda, a6 = a5 + lda, a7 = a6 + lda;
+        for (int p = 0; p < kc8; p += 8, d += 64)
+        {
+            // Rows interleaved in pairs, then in fours, then the 128-bit halves swapped into place.
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(a + p), Avx.LoadVector256(a1 + p));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(a + p), Avx.LoadVector256(a1 + p));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(a2 + p), Avx.LoadVector256(a3 + p));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(a2 + p), Avx.LoadVector256(a3 + p));
+            var t4 = Avx.UnpackLow(Avx.LoadVector256(a4 + p), Avx.LoadVector256(a5 + p));
+            var t5 = Avx.UnpackHigh(Avx.LoadVector256(a4 + p), Avx.LoadVector256(a5 + p));
+            var t6 = Avx.UnpackLow(Avx.LoadVector256(a6 + p), Avx.LoadVector256(a7 + p));
+            var t7 = Avx.UnpackHigh(Avx.LoadVector256(a6 + p), Avx.LoadVector256(a7 + p));
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(d + 0, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d + 8, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d + 16, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d + 24, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d + 32, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d + 40, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d + 48, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d + 56, Avx.Permute2x128(u3, u7, 0x31));
         }
     }
 
