@@ -379,8 +379,7 @@ public static unsafe class Sgemm
             onceA = Rent(ref t_onceA, mPad * k);
             paData = Align(onceA);
             paMPad = mPad;
-            for (int k0 = 0; k0 < k; k0 += KC)
-                PackA(a, lda, transA, 0, m, k0, Math.Min(KC, k - k0), paData + (long)k0 * mPad);
+            PackAOnce(transA, m, k, a, lda, paData, mPad, t);
         }
         try
         {
@@ -391,6 +390,19 @@ public static unsafe class Sgemm
             if (onceA is not null) t_onceA = onceA;
             GC.KeepAlive(pa);
         }
+    }
+
+    /// <summary>Packs all of op(A) as <see cref="Pack"/> lays it out, cut into 64-row pieces across threads.</summary>
+    private static void PackAOnce(bool transA, int m, int k, float* a, int lda, float* dst, int mPad, int threads)
+    {
+        const int Rows = 64;
+        int rowParts = (m + Rows - 1) / Rows, kParts = (k + KC - 1) / KC;
+        nint ia = (nint)a, id = (nint)dst;
+        IntraOpPool.For(rowParts * kParts, threads, q =>
+        {
+            int i0 = q % rowParts * Rows, k0 = q / rowParts * KC, kc = Math.Min(KC, k - k0);
+            PackA((float*)ia, lda, transA, i0, Math.Min(Rows, m - i0), k0, kc, (float*)id + (long)k0 * mPad + (long)i0 * kc);
+        }, (long)mPad * k);
     }
 
     /// <summary>Run after A is packed (paData non-null) or left for each thread to pack by strips (paData null).</summary>
