@@ -392,16 +392,16 @@ public static unsafe class Sgemm
         }
     }
 
-    /// <summary>Packs all of op(A) as <see cref="Pack"/> lays it out, cut into 64-row pieces across threads.</summary>
+    /// <summary>Packs all of op(A) as <see cref="Pack"/> lays it out, cut into 8-strip pieces across threads.</summary>
     private static void PackAOnce(bool transA, int m, int k, float* a, int lda, float* dst, int mPad, int threads)
     {
-        const int Rows = 64;
-        int rowParts = (m + Rows - 1) / Rows, kParts = (k + KC - 1) / KC;
+        int rows = 8 * MR; // whole strips, so no piece writes into the next one's rows
+        int rowParts = (m + rows - 1) / rows, kParts = (k + KC - 1) / KC;
         nint ia = (nint)a, id = (nint)dst;
         IntraOpPool.For(rowParts * kParts, threads, q =>
         {
-            int i0 = q % rowParts * Rows, k0 = q / rowParts * KC, kc = Math.Min(KC, k - k0);
-            PackA((float*)ia, lda, transA, i0, Math.Min(Rows, m - i0), k0, kc, (float*)id + (long)k0 * mPad + (long)i0 * kc);
+            int i0 = q % rowParts * rows, k0 = q / rowParts * KC, kc = Math.Min(KC, k - k0);
+            PackA((float*)ia, lda, transA, i0, Math.Min(rows, m - i0), k0, kc, (float*)id + (long)k0 * mPad + (long)i0 * kc);
         }, (long)mPad * k);
     }
 
