@@ -395,14 +395,26 @@ public static unsafe class Sgemm
     /// <summary>Packs all of op(A) as <see cref="Pack"/> lays it out, cut into 8-strip pieces across threads.</summary>
     private static void PackAOnce(bool transA, int m, int k, float* a, int lda, float* dst, int mPad, int threads)
     {
+        // Small ones (a 128 x 256 A packs in a few microseconds) are not worth a pool dispatch and its closure.
+        if (threads <= 1 || (long)mPad * k < MinParallelPack)
+        {
+            for (int k0 = 0; k0 < k; k0 += KC) PackA(a, lda, transA, 0, m, k0, Math.Min(KC, k - k0), dst + (long)k0 * mPad);
+            return;
+        }
+        PackAOnceParallel(transA, m, k, (nint)a, lda, (nint)dst, mPad, threads);
+    }
+
+    private const long MinParallelPack = 1 << 16;
+
+    private static void PackAOnceParallel(bool transA, int m, int k, nint a, int lda, nint dst, int mPad, int threads)
+    {
         int rows = 8 * MR; // whole strips, so no piece writes into the next one's rows
         int rowParts = (m + rows - 1) / rows, kParts = (k + KC - 1) / KC;
-        nint ia = (nint)a, id = (nint)dst;
         IntraOpPool.For(rowParts * kParts, threads, q =>
         {
             int i0 = q % rowParts * rows, k0 = q / rowParts * KC, kc = Math.Min(KC, k - k0);
-            PackA((float*)ia, lda, transA, i0, Math.Min(rows, m - i0), k0, kc, (float*)id + (long)k0 * mPad + (long)i0 * kc);
-        }, (long)mPad * k);
+            PackA((float*)a, lda, transA, i0, Math.Min(rows, m - i0), k0, kc, (float*)dst + (long)k0 * mPad + (long)i0 * kc);
+        });
     }
 
     /// <summary>Run after A is packed (paData non-null) or left for each thread to pack by strips (paData null).</summary>
@@ -746,6 +758,14 @@ public static unsafe class Sgemm
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        // The tile's C rows lie ldc apart, out of the hardware prefetcher's reach once C outgrows L2 (1024^2 and up):
+        // ask for them now, so they arrive during the k loop instead of stalling the stores after it.
+        if (ldc >= 1024)
+            for (int r = 0; r < 8; r++)
+            {
+                float* row = c + (long)r * ldc;
+                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
+            }
         for (int p = 0; p < kc; p++, a += 8, b += 32)
         {
             var b0 = Vector512.Load(b + 0);
