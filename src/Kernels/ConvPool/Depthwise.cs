@@ -26,9 +26,9 @@ public static class Depthwise
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
         ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
     {
-        if (DepthwisePhased.Supports(g))
+        if (PhasedConv.Supports(g))
         {
-            DepthwisePhased.Run(x, w, bias, multiplier, g, y, oc0, oc1, residual, activation);
+            PhasedConv.Run(x, w, bias, 1, multiplier, g, y, oc0, oc1, residual, activation);
             return;
         }
         bool planar2d = g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0;

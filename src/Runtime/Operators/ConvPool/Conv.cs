@@ -119,6 +119,28 @@ public class Conv : OpKernel
             NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
             return;
         }
+        if (PhasedConv.PreferredOverGemm(geo, cg, mg))
+        {
+            // Few weights per output channel: direct convolution beats packing image patches for a GEMM. Output
+            // channel ranges in multiples of 4 (its 4-channel register blocks) across threads.
+            long work = (long)m * outSize * kg;
+            threads = Math.Max(1, threads);
+            int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min((m + 3) / 4, 4 * threads));
+            for (int img = 0; img < n; img++)
+            {
+                var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
+                var yi = new Memory<float>(y, img * m * outSize, m * outSize);
+                var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
+                if (parts == 1) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, 0, m, zi.Span, act);
+                else
+                    IntraOpPool.For(parts, threads, p =>
+                    {
+                        int o0 = (int)((long)m * p / parts) & ~3, o1 = p == parts - 1 ? m : (int)((long)m * (p + 1) / parts) & ~3;
+                        if (o1 > o0) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, o0, o1, zi.Span, act);
+                    });
+            }
+            return;
+        }
         bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);
         if (!direct && packed is not null)
         {
