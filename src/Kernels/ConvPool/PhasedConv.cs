@@ -37,7 +37,12 @@ public static class PhasedConv
     {
         if (!Supports(g)) return false;
         long taps = (long)inputsPerGroup * g.KernelSize;
-        if (!(taps <= 160 || (taps <= 600 && outputsPerGroup <= 32))) return false;
+        // 1x1 layers: the GEMM's short-K overheads lose to this up to ~48 inputs (1.1-1.35x), and with more inputs
+        // only on wide expansions (96 -> 576: 1.12x); projections to few channels (72 -> 24, 144 -> 48) stay GEMMs.
+        bool fits = g.KernelSize == 1
+            ? taps <= 48 || (taps <= 160 && outputsPerGroup >= 4 * taps)
+            : taps <= 160 || (taps <= 600 && outputsPerGroup <= 32);
+        if (!fits) return false;
         int sh = g.Stride[1], sw = g.Stride[2];
         long qh = Math.Max(g.Out[1] + (g.Kernel[1] - 1) * g.Dilation[1] / sh, (g.PadBegin[1] + g.In[1] + sh - 1) / sh);
         long qw = Math.Max(g.Out[2] + (g.Kernel[2] - 1) * g.Dilation[2] / sw, (g.PadBegin[2] + g.In[2] + sw - 1) / sw);
@@ -67,7 +72,10 @@ public static class PhasedConv
         int qw = Math.Max(OW + (KW - 1) * dw / sw, (pl + IW + sw - 1) / sw);
         int planeSize = qh * qw, phases = sh * sw, channelPlanes = phases * planeSize;
         // Slack after the last plane: blocks read whole vectors past the flat range (lanes that are never stored).
-        int total = cg * channelPlanes + 16 * 8 + 16;
+        // Unpadded 1x1 stride-1 convs read the input itself: it is its own phase plane. Only where planes are whole
+        // vectors, since blocks read whole vectors and the last channel's plane may end the array.
+        bool inPlace = kSize == 1 && phases == 1 && pt == 0 && pl == 0 && planeSize == inSize && inSize % 16 == 0;
+        int total = inPlace ? 0 : cg * channelPlanes + 16 * 8 + 16;
         var planes = t_planes is { } buf && buf.Length >= total ? buf : t_planes = new float[total];
         // Cleared once per call; rebuilding a plane rewrites only the input positions, the padding stays zero.
         Array.Clear(planes, 0, total);
@@ -86,14 +94,16 @@ public static class PhasedConv
         // Four channels' accumulators (the 4-channel blocks), each with a vector of slack for the row tails' reads.
         int flatSize = 4 * (chunkVectors + 1) * 16;
         var flat = t_flat is { } fb && fb.Length >= flatSize ? fb : t_flat = new float[flatSize];
-        fixed (float* pp = planes, px = x, pw = w, py = y, pr = residual, pf = flat)
+        fixed (float* pb = planes, px = x, pw = w, py = y, pr = residual, pf = flat)
         fixed (int* tp = tapOffset)
         {
             for (int g0 = oc0; g0 < oc1;)
             {
                 int gi = g0 / mg, g1 = Math.Min(oc1, (gi + 1) * mg);
-                for (int ic = 0; ic < cg; ic++)
-                    Scatter(px + (long)(gi * cg + ic) * inSize, IH, IW, pt, pl, sh, sw, qw, planeSize, pp + (long)ic * channelPlanes);
+                float* pp = inPlace ? px + (long)gi * cg * inSize : pb;
+                if (!inPlace)
+                    for (int ic = 0; ic < cg; ic++)
+                        Scatter(px + (long)(gi * cg + ic) * inSize, IH, IW, pt, pl, sh, sw, qw, planeSize, pp + (long)ic * channelPlanes);
                 for (int r0 = 0; r0 < OH; r0 += rowsPerChunk)
                 {
                     int r1 = Math.Min(OH, r0 + rowsPerChunk);
