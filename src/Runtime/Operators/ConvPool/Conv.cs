@@ -113,6 +113,20 @@ public class Conv : OpKernel
             }
             return;
         }
+        if (g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.All(v => v == 0))
+        {
+            // A fully connected layer on a 1x1 map (squeeze-excite): one row times W^T per image, W streamed
+            // eight rows at a time; bias and residual are the accumulated-into output (beta = 1).
+            for (int img = 0; img < n; img++)
+            {
+                var yi = y.AsSpan(img * m, m);
+                if (bias is null) yi.Clear(); else bias.AsSpan(0, m).CopyTo(yi);
+                if (residual is not null) for (int j = 0; j < m; j++) yi[j] += residual[img * m + j];
+                RowGemv.Run(new ReadOnlyMemory<float>(x, img * c, c), w, c, m, c, 1f, bias is null && residual is null ? 0f : 1f,
+                    new Memory<float>(y, img * m, m), act, threads);
+            }
+            return;
+        }
         if (NarrowConv.Fits(geo))
         {
             // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
