@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 
@@ -12,8 +11,6 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public static class Depthwise
 {
-    [ThreadStatic] private static float[]? t_padded;
-
     /// <summary>
     /// y[oc] = bias[oc] + sum_k w[oc, k] * x[oc / multiplier] shifted by tap k, for output channels
     /// [oc0, oc1) of one image. x holds the image's input channels, y its output channels.
@@ -29,12 +26,12 @@ public static class Depthwise
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
         ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
     {
-        bool planar2d = g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0;
-        if (planar2d && Avx512F.IsSupported && (g.Stride[2] == 1 || (g.Stride[2] == 2 && g.Dilation[2] == 1)))
+        if (PhasedConv.Supports(g))
         {
-            RunRows512(x, w, bias, multiplier, g, y, oc0, oc1, residual, activation);
+            PhasedConv.Run(x, w, bias, 1, multiplier, g, y, oc0, oc1, residual, activation);
             return;
         }
+        bool planar2d = g.In[0] == 1 && g.Kernel[0] == 1 && g.Out[0] == 1 && g.PadBegin[0] == 0;
         if (planar2d && g.Stride[1] == 1)
         {
             RunPlanar(x, w, bias, multiplier, g, y, oc0, oc1, residual, activation);
@@ -185,103 +182,6 @@ public static class Depthwise
                 else for (int ow = 0; ow < OW; ow++) drow[ow] = srow[ow] + b;
             }
             Finish(outPlane, residual, oc * outSize, activation);
-        }
-    }
-
-    /// <summary>
-    /// 1-D/2-D depthwise convolution with horizontal stride 1 or 2 (stride 2 with dilation 1), AVX-512: each
-    /// run of 16 outputs sums all taps in one register (stride 2 picks the even lanes of two loads), then bias,
-    /// residual and Relu/Clip are applied and the outputs are stored once. Reads a zero-padded copy of the
-    /// input plane, so every tap is in bounds.
-    /// </summary>
-    private static unsafe void RunRows512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
-        ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
-    {
-        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2], KH = g.Kernel[1], KW = g.Kernel[2];
-        int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2], pt = g.PadBegin[1], pl = g.PadBegin[2];
-        int inSize = IH * IW, outSize = OH * OW, kSize = KH * KW;
-        int owVec = (OW + 15) / 16 * 16;
-        // Columns read: up to (owVec-1)*sw + (KW-1)*dw, plus a second 16-lane load for stride 2.
-        int PW = Math.Max(IW + pl, (owVec - 1) * sw + (KW - 1) * dw + 1 + (sw == 2 ? 16 : 0));
-        int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
-        // Reused per thread (no allocation per run); cleared here, after which only the interior is rewritten.
-        var padded = t_padded is { } buf && buf.Length >= PH * PW + 16 ? buf : t_padded = new float[PH * PW + 16];
-        Array.Clear(padded, 0, PH * PW + 16);
-        bool clamp = activation.Kind is ActivationKind.Relu or ActivationKind.Clip;
-        float lo = activation.Kind == ActivationKind.Relu ? 0f : activation.A;
-        float hi = activation.Kind == ActivationKind.Relu ? float.PositiveInfinity : activation.B;
-        var vlo = Vector512.Create(lo);
-        var vhi = Vector512.Create(hi);
-        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        float* tail = stackalloc float[16];
-        int lastIc = -1;
-        fixed (float* pp = padded, px = x, pw = w, py = y, pr = residual)
-        {
-            for (int oc = oc0; oc < oc1; oc++)
-            {
-                int ic = oc / multiplier;
-                if (ic != lastIc)
-                {
-                    // Only the interior changes between channels; the zero border stays from the first fill.
-                    float* plane = px + (long)ic * inSize;
-                    for (int ih = 0; ih < IH; ih++)
-                        Buffer.MemoryCopy(plane + (long)ih * IW, pp + (long)(ih + pt) * PW + pl, IW * sizeof(float), IW * sizeof(float));
-                    lastIc = ic;
-                }
-                float* wk = pw + (long)oc * kSize;
-                float b = bias.IsEmpty ? 0f : bias[oc];
-                float* outPlane = py + (long)oc * outSize;
-                float* resPlane = residual.IsEmpty ? null : pr + (long)oc * outSize;
-                for (int oh = 0; oh < OH; oh++)
-                {
-                    float* orow = outPlane + (long)oh * OW;
-                    float* rrow = resPlane == null ? null : resPlane + (long)oh * OW;
-                    float* prow0 = pp + (long)oh * sh * PW;
-                    for (int ow0 = 0; ow0 < OW; ow0 += 16)
-                    {
-                        var acc = Vector512.Create(b);
-                        for (int kh = 0; kh < KH; kh++)
-                        {
-                            float* prow = prow0 + (long)kh * dh * PW;
-                            float* wr = wk + kh * KW;
-                            if (sw == 1)
-                            {
-                                float* q = prow + ow0;
-                                for (int kw = 0; kw < KW; kw++)
-                                    acc = Avx512F.FusedMultiplyAdd(Vector512.Load(q + kw * dw), Vector512.Create(wr[kw]), acc);
-                            }
-                            else
-                            {
-                                float* q = prow + 2 * ow0;
-                                for (int kw = 0; kw < KW; kw++)
-                                {
-                                    var v = Avx512F.PermuteVar16x32x2(Vector512.Load(q + kw), even, Vector512.Load(q + kw + 16));
-                                    acc = Avx512F.FusedMultiplyAdd(v, Vector512.Create(wr[kw]), acc);
-                                }
-                            }
-                        }
-                        int rem = OW - ow0;
-                        if (rem >= 16)
-                        {
-                            if (rrow != null) acc += Vector512.Load(rrow + ow0);
-                            if (clamp) acc = Avx512F.Min(vhi, Avx512F.Max(vlo, acc));
-                            Vector512.Store(acc, orow + ow0);
-                        }
-                        else
-                        {
-                            Vector512.Store(acc, tail);
-                            for (int q = 0; q < rem; q++)
-                            {
-                                float v = tail[q];
-                                if (rrow != null) v += rrow[ow0 + q];
-                                if (clamp) v = Math.Min(Math.Max(v, lo), hi);
-                                orow[ow0 + q] = v;
-                            }
-                        }
-                    }
-                }
-                if (!clamp) activation.Apply(outPlane, outSize);
-            }
         }
     }
 }

@@ -64,6 +64,9 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
         fixed (float* p = y) Apply(p, y.Length);
     }
 
+    /// <summary>act(x) on one register, for kernels that apply the activation before their single store.</summary>
+    public Vector512<float> Apply(Vector512<float> x) => V(x);
+
     private Vector512<float> V(Vector512<float> x)
     {
         switch (Kind)

@@ -113,10 +113,46 @@ public class Conv : OpKernel
             }
             return;
         }
+        if (g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.All(v => v == 0))
+        {
+            // A fully connected layer on a 1x1 map (squeeze-excite): one row times W^T per image, W streamed
+            // eight rows at a time; bias and residual are the accumulated-into output (beta = 1).
+            for (int img = 0; img < n; img++)
+            {
+                var yi = y.AsSpan(img * m, m);
+                if (bias is null) yi.Clear(); else bias.AsSpan(0, m).CopyTo(yi);
+                if (residual is not null) for (int j = 0; j < m; j++) yi[j] += residual[img * m + j];
+                RowGemv.Run(new ReadOnlyMemory<float>(x, img * c, c), w, c, m, c, 1f, bias is null && residual is null ? 0f : 1f,
+                    new Memory<float>(y, img * m, m), act, threads);
+            }
+            return;
+        }
         if (NarrowConv.Fits(geo))
         {
             // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
             NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
+            return;
+        }
+        if (PhasedConv.PreferredOverGemm(geo, cg, mg))
+        {
+            // Few weights per output channel: direct convolution beats packing image patches for a GEMM. Output
+            // channel ranges in multiples of 4 (its 4-channel register blocks) across threads.
+            long work = (long)m * outSize * kg;
+            threads = Math.Max(1, threads);
+            int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min((m + 3) / 4, 4 * threads));
+            for (int img = 0; img < n; img++)
+            {
+                var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
+                var yi = new Memory<float>(y, img * m * outSize, m * outSize);
+                var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
+                if (parts == 1) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, 0, m, zi.Span, act);
+                else
+                    IntraOpPool.For(parts, threads, p =>
+                    {
+                        int o0 = (int)((long)m * p / parts) & ~3, o1 = p == parts - 1 ? m : (int)((long)m * (p + 1) / parts) & ~3;
+                        if (o1 > o0) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, o0, o1, zi.Span, act);
+                    });
+            }
             return;
         }
         bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);

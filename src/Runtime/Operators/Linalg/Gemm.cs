@@ -2,6 +2,7 @@ using System.Numerics;
 using NetOnnx.Kernels;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
+using NetOnnx.Kernels.SmallShapes;
 
 namespace NetOnnx.Runtime.Operators.Linalg;
 
@@ -59,6 +60,13 @@ public class Gemm : OpKernel
             {
                 var ys = y.Span<float>();
                 if (useC) FillC(c!.ReadOnlySpan<float>(), c.Shape, ys, m, n);
+                if (m == 1 && _transB && !_transA && k > 0)
+                {
+                    // Batch-1 classifier: a stream over B's rows, split across threads (RowGemv).
+                    RowGemv.Run(new ReadOnlyMemory<float>((float[])a.Buffer, 0, k), new ReadOnlyMemory<float>((float[])b.Buffer, 0, b.Length),
+                        ldb, n, k, _alpha, useC ? _beta : 0f, new Memory<float>((float[])y.Buffer, 0, n), _activation, ctx.Threads);
+                    break;
+                }
                 Sgemm.Multiply(_transA, _transB, m, n, k, _alpha, a.ReadOnlySpan<float>(), lda, b.ReadOnlySpan<float>(), ldb,
                     useC ? _beta : 0f, ys, n, default, default, 0, _activation, ctx.Threads);
                 break;
