@@ -27,6 +27,10 @@ public class Conv : OpKernel
     /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
     private readonly PackedA[]? _packed;
     private readonly Tensor? _packedFrom;
+    /// <summary>Whether 3x3 stride-1 layers may run as Winograd F(4x4,3x3) (SessionOptions.UseWinogradConvolution).</summary>
+    private readonly bool _winogradAllowed;
+    /// <summary>The constant weights transformed for Winograd, made when a shape that gains first needs it.</summary>
+    private WinogradFilter? _winograd;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -48,6 +52,16 @@ public class Conv : OpKernel
                 var ws = w.ReadOnlySpan<float>();
                 for (int i = 0; i < _group; i++) _packed[i] = Sgemm.Pack(false, mg, kg, ws.Slice(i * mg * kg, mg * kg), kg);
                 _packedFrom = w;
+                _winogradAllowed = info.Options.UseWinogradConvolution && _group == 1 && w.Rank == 4 && w.Shape[2] == 3 && w.Shape[3] == 3;
+                // With a static input shape the filter transform is done here, once, rather than in the first run.
+                if (_winogradAllowed && info.InputTypes.Count > 0 && info.InputTypes[0] is TensorType { StaticShape: [_, var c, _, _] xs }
+                    && c == w.Shape[1])
+                {
+                    ConvGeometry? geo = null;
+                    try { geo = ConvGeometry.Create(xs.AsSpan(2), w.Shape.AsSpan(2), _attrs.Strides, _attrs.Dilations, _attrs.Pads, _attrs.AutoPad, _attrs.CeilMode); }
+                    catch (ArgumentException) { } // reported with the node's name when it runs
+                    if (geo is not null && Winograd.Wins(c, w.Shape[0], geo)) _winograd = Winograd.TransformFilter(ws, w.Shape[0], c);
+                }
             }
         }
     }
@@ -111,6 +125,13 @@ public class Conv : OpKernel
                     IntraOpPool.For(parts, threads, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
+            return;
+        }
+        if (g == 1 && _winogradAllowed && packed is not null && Winograd.Wins(c, m, geo))
+        {
+            // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144.
+            var f = _winograd ?? Interlocked.CompareExchange(ref _winograd, Winograd.TransformFilter(w, m, c), null) ?? _winograd!;
+            Winograd.Run(x, f, bias, y, n, geo, residual, act, threads);
             return;
         }
         if (NarrowConv.Fits(geo))
