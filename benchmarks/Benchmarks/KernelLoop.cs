@@ -98,11 +98,13 @@ public static class KernelLoop
             var r = BestOf(body, seconds);
             Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
             // 3x3 stride-1 layers again through Winograd F(4x4,3x3), in direct-convolution GFLOP/s equivalents.
-            if (BuildWinograd(l, threads) is { } wino)
-            {
-                var rw = BestOf(wino, seconds);
-                Console.WriteLine($"| {l.Name} winograd{(NetOnnx.Kernels.ConvPool.Winograd.Wins(l.C, l.M, Geometry(l)) ? " (chosen)" : "")} | {rw.Wall * 1e3:F3} | {flops / rw.Wall / 1e9:F1} | {flops / rw.Cpu / 1e9:F1} |");
-            }
+            foreach (var layout in new[] { NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsColumns, NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsRows })
+                if (BuildWinograd(l, threads, layout) is { } wino)
+                {
+                    var rw = BestOf(wino, seconds);
+                    string chosen = NetOnnx.Kernels.ConvPool.Winograd.Choose(l.C, l.M, Geometry(l)) == layout ? " (chosen)" : "";
+                    Console.WriteLine($"| {l.Name} winograd {layout}{chosen} | {rw.Wall * 1e3:F3} | {flops / rw.Wall / 1e9:F1} | {flops / rw.Cpu / 1e9:F1} |");
+                }
         }
         return 0;
     }
@@ -111,7 +113,7 @@ public static class KernelLoop
         NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
 
     /// <summary>The layer as Winograd F(4x4,3x3) with ReLU fused, or null where it does not apply.</summary>
-    internal static Action? BuildWinograd(ConvLayer l, int threads)
+    internal static Action? BuildWinograd(ConvLayer l, int threads, NetOnnx.Kernels.ConvPool.WinogradLayout layout)
     {
         var g = Geometry(l);
         if (l.Group != 1 || !NetOnnx.Kernels.ConvPool.Winograd.Fits(g)) return null;
@@ -120,7 +122,7 @@ public static class KernelLoop
         var x = new float[l.C * g.InSize]; var w = new float[l.M * l.C * 9]; var bias = new float[l.M]; var y = new float[l.M * g.OutSize];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
         for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
-        var f = NetOnnx.Kernels.ConvPool.Winograd.TransformFilter(w, l.M, l.C);
+        var f = NetOnnx.Kernels.ConvPool.Winograd.TransformFilter(w, l.M, l.C, layout);
         return () => NetOnnx.Kernels.ConvPool.Winograd.Run(x, f, bias, y, 1, g, null, relu, threads);
     }
 

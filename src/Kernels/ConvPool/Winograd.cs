@@ -13,14 +13,29 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public sealed class WinogradFilter
 {
-    internal readonly PackedA[] Points;
+    /// <summary>U[t] (M x C) as packed left operands, for <see cref="WinogradLayout.TilesAsColumns"/>.</summary>
+    internal readonly PackedA[]? Points;
+    /// <summary>U[t]^T (C x M) as packed right operands, for <see cref="WinogradLayout.TilesAsRows"/>.</summary>
+    internal readonly PackedB[]? PointsT;
     public int M { get; }
     public int C { get; }
+    public WinogradLayout Layout => Points is not null ? WinogradLayout.TilesAsColumns : WinogradLayout.TilesAsRows;
 
-    internal WinogradFilter(PackedA[] points, int m, int c)
+    internal WinogradFilter(PackedA[]? points, PackedB[]? pointsT, int m, int c)
     {
-        Points = points; M = m; C = c;
+        Points = points; PointsT = pointsT; M = m; C = c;
     }
+}
+
+/// <summary>How the 36 products are laid out for SGEMM's 8x32 tile (rows x columns).</summary>
+public enum WinogradLayout
+{
+    /// <summary>Winograd does not pay for this layer.</summary>
+    None,
+    /// <summary>Products [M x tiles]: output channels in the 8-row side; suits many tiles (large images).</summary>
+    TilesAsColumns,
+    /// <summary>Products [tiles x M]: tiles in the 8-row side, channels in the 32 columns; suits few tiles, many channels.</summary>
+    TilesAsRows,
 }
 
 /// <summary>
@@ -28,7 +43,7 @@ public sealed class WinogradFilter
 /// output tile costs 36 multiplies per channel pair instead of 144. Per block of tile rows, input tiles are
 /// transformed (B^T d B) into 36 matrices [C x tiles], multiplied by the 36 filter matrices [M x C] with SGEMM,
 /// and transformed back (A^T m A) with bias, residual and activation applied as the tile is stored.
-/// The transforms are vectorised across 16 neighbouring tiles of a tile row (AVX-512 only).
+/// The transforms are vectorised across 16 consecutive tiles in raster order (AVX-512 only).
 /// </summary>
 /// <remarks>
 /// Winograd rounds differently from direct convolution: with the points 0, +-1, +-2 the error grows with the
@@ -46,19 +61,25 @@ public static unsafe class Winograd
         && g.Stride[1] == 1 && g.Stride[2] == 1 && g.Dilation[1] == 1 && g.Dilation[2] == 1 && g.Out[1] >= 1 && g.Out[2] >= 1;
 
     /// <summary>
-    /// Whether Winograd beats the implicit GEMM for this layer (measured with `benchmarks -- conv`): it needs
-    /// enough tiles per GEMM to fill the 32-column micro-tile and enough channels to amortise the transforms.
+    /// The layout in which Winograd beats the implicit GEMM for this layer, or None (measured per layer with
+    /// `benchmarks -- conv`, 1 thread): many tiles (resnet18 56x56 and 28x28, squeezenet 55x55 and 27x27, ppocr)
+    /// fill the 32-column micro-tile with tiles; a few tiles (14x14, 13x13) need channels there instead, and
+    /// enough of them to amortise the transforms. With 4 tiles (7x7) the 36 transformed filters streamed from
+    /// memory for 4 rows of products cost more than the direct GEMM.
     /// </summary>
-    public static bool Wins(int c, int m, ConvGeometry g)
+    public static WinogradLayout Choose(int c, int m, ConvGeometry g)
     {
-        if (!Fits(g)) return false;
+        if (!Fits(g)) return WinogradLayout.None;
         long tiles = (long)((g.Out[1] + 3) / 4) * ((g.Out[2] + 3) / 4);
-        return tiles >= 40 && c >= 16 && m >= 16;
+        if (tiles >= 40 && c >= 16 && m >= 16) return WinogradLayout.TilesAsColumns;
+        if (tiles >= 12 && c >= 32 && m >= 64) return WinogradLayout.TilesAsRows;
+        return WinogradLayout.None;
     }
 
-    /// <summary>U[t] (M x C) for weights w [M, C, 3, 3] in ONNX order.</summary>
-    public static WinogradFilter TransformFilter(ReadOnlySpan<float> w, int m, int c)
+    /// <summary>U[t] for weights w [M, C, 3, 3] in ONNX order, packed for the given layout.</summary>
+    public static WinogradFilter TransformFilter(ReadOnlySpan<float> w, int m, int c, WinogradLayout layout = WinogradLayout.TilesAsColumns)
     {
+        if (layout == WinogradLayout.None) throw new ArgumentException("no Winograd layout given");
         if (m < 1 || c < 1) throw new ArgumentException($"filter needs positive channel counts, got M={m}, C={c}");
         if (w.Length < (long)m * c * 9) throw new ArgumentException($"weights hold {w.Length} elements, {m}x{c}x3x3 needs {(long)m * c * 9}");
         // G for the points 0, 1, -1, 2, -2 and infinity.
@@ -86,9 +107,15 @@ public static unsafe class Winograd
                     for (int k = 0; k < 6; k++)
                         u[r * 6 + k][o * c + i] = (float)(tmp[r * 3] * G[k * 3] + tmp[r * 3 + 1] * G[k * 3 + 1] + tmp[r * 3 + 2] * G[k * 3 + 2]);
             }
+        if (layout == WinogradLayout.TilesAsRows)
+        {
+            var packedT = new PackedB[Points];
+            for (int t = 0; t < Points; t++) packedT[t] = Sgemm.PackB(true, c, m, u[t], c);
+            return new WinogradFilter(null, packedT, m, c);
+        }
         var packed = new PackedA[Points];
         for (int t = 0; t < Points; t++) packed[t] = Sgemm.Pack(false, m, c, u[t], c);
-        return new WinogradFilter(packed, m, c);
+        return new WinogradFilter(packed, null, m, c);
     }
 
     /// <summary>
@@ -119,18 +146,15 @@ public static unsafe class Winograd
     private sealed class Plan
     {
         public readonly ConvGeometry G;
-        public readonly int C, M, TilesH, TilesW, Groups, RowWidth, TLen, RowsPerBlock;
+        public readonly int C, M, TilesH, TilesW, RowWidth, RowsPerBlock;
 
         public Plan(ConvGeometry g, int c, int m)
         {
             G = g; C = c; M = m;
             TilesH = (g.Out[1] + 3) / 4;
             TilesW = (g.Out[2] + 3) / 4;
-            Groups = (TilesW + 15) / 16;
             // The vertical pass covers the 4*TilesW + 2 input columns the tiles read, rounded to vectors.
             RowWidth = (4 * TilesW + 2 + 15) / 16 * 16;
-            // The horizontal pass loads up to 81 floats from each 64-float group start.
-            TLen = Math.Max(RowWidth, 64 * Groups + 32);
             // Tile rows per block: fill 32-column GEMM strips well within the working-set budget.
             long perTile = (long)Points * (c + m);
             int maxRows = (int)Math.Clamp(BlockBudget / perTile / TilesW, 1, TilesH);
@@ -162,10 +186,15 @@ public static unsafe class Winograd
             int xOff = img * c * p.G.InSize, yOff = img * m * p.G.OutSize;
             IntraOpPool.ForRanges(c, threads, (c0, c1) => InputTransform(x, xOff, v, ld, p, th0, th1, c0, c1),
                 work: (long)(c) * tb * 300);
-            IntraOpPool.For(Points, threads, t =>
-                Sgemm.Multiply(f.Points[t], false, tb, 1f, v.AsSpan(t * c * ld, c * ld), ld, 0f, prod.AsSpan(t * m * ld, m * ld), ld, 1),
-                work: (long)Points * c * m * tb);
-            IntraOpPool.ForRanges(m, threads, (m0, m1) => OutputTransform(prod, ld, y, yOff, bias, residual, act, p, th0, th1, m0, m1),
+            if (f.Points is { } u)
+                IntraOpPool.For(Points, threads, t =>
+                    Sgemm.Multiply(u[t], false, tb, 1f, v.AsSpan(t * c * ld, c * ld), ld, 0f, prod.AsSpan(t * m * ld, m * ld), ld, 1),
+                    work: (long)Points * c * m * tb);
+            else
+                IntraOpPool.For(Points, threads, t =>
+                    Sgemm.Multiply(true, tb, v.AsSpan(t * c * ld, c * ld), ld, f.PointsT![t], prod.AsSpan(t * m * ld, m * ld), m, 1),
+                    work: (long)Points * c * m * tb);
+            IntraOpPool.ForRanges(m, threads, (m0, m1) => OutputTransform(prod, ld, f.Points is null, y, yOff, bias, residual, act, p, th0, th1, m0, m1),
                 work: (long)m * tb * 300);
         }
         finally
@@ -184,24 +213,34 @@ public static unsafe class Winograd
 
     /// <summary>
     /// V[t][ci][tile] = (B^T d B)[t] for channels [c0, c1) and tile rows [th0, th1), d the 6x6 input patch at
-    /// (4*th - padTop, 4*tw - padLeft) with zeros outside the image.
+    /// (4*th - padTop, 4*tw - padLeft) with zeros outside the image. Tiles are numbered in raster order within
+    /// the block, and each 16 consecutive ones (across tile rows when rows are short) share one vector.
     /// </summary>
     private static void InputTransform(float[] x, int xOff, float[] v, int ld, Plan p, int th0, int th1, int c0, int c1)
     {
         var g = p.G;
         int IH = g.In[1], IW = g.In[2], padT = g.PadBegin[1], padL = g.PadBegin[2];
-        int rw = p.RowWidth, tlen = p.TLen, c = p.C, tilesW = p.TilesW;
-        var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(7 * rw + 6 * tlen + 16);
+        int rw = p.RowWidth, c = p.C, tilesW = p.TilesW, tb = (th1 - th0) * tilesW;
+        // Vertically transformed rows of all tile rows side by side, 4 columns per tile: tile q's columns k < 4
+        // sit at 4q + k. Columns 4 and 5 are the next tile's 0 and 1, except at a row end: those are kept apart.
+        int tallLen = 4 * tb + rw + 96, exLen = tb + 32;
+        var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(7 * rw + 6 * tallLen + 12 * exLen + 16);
+        var rowEnd = System.Buffers.ArrayPool<int>.Shared.Rent(exLen);
         try
         {
+            for (int q = 0; q < exLen; q++) rowEnd[q] = q % tilesW == tilesW - 1 ? -1 : 0;
             fixed (float* px = x, pv = v, ps = scratch)
+            fixed (int* pe = rowEnd)
             {
                 float* zero = ps;                 // one row of zeros for rows above/below the image
                 float* rows = ps + rw;            // six padded input rows
-                float* tbuf = ps + 7 * rw;        // six vertically transformed rows
+                float* tall = ps + 7 * rw;        // six vertically transformed rows, all tile rows
+                float* ex4 = tall + 6 * tallLen;  // column 4 of each row-end tile, per transformed row
+                float* ex5 = ex4 + 6 * exLen;     // column 5
                 new Span<float>(zero, rw).Clear();
                 int copy = Math.Max(0, Math.Min(IW, rw - padL));
                 float** r = stackalloc float*[6];
+                long tStride = (long)c * ld;
                 for (int ci = c0; ci < c1; ci++)
                 {
                     float* plane = px + xOff + (long)ci * g.InSize;
@@ -218,19 +257,27 @@ public static unsafe class Winograd
                             row[(padL + copy)..].Clear();
                             r[j] = dst;
                         }
-                        Vertical(r, tbuf, tlen, rw);
-                        float* vt = pv + (long)ci * ld + (th - th0) * tilesW;
-                        long tStride = (long)c * ld;
-                        for (int gi = 0; gi < p.Groups; gi++)
-                            for (int i = 0; i < 6; i++)
-                                Horizontal(tbuf + i * tlen + 64 * gi, vt + 16 * gi + 6 * i * tStride, tStride);
+                        // Rows are written in order, so the vector tail spilling into the next row is overwritten.
+                        int at = (th - th0) * 4 * tilesW, end = (th - th0) * tilesW + tilesW - 1;
+                        Vertical(r, tall + at, tallLen, rw);
+                        for (int i = 0; i < 6; i++)
+                        {
+                            ex4[i * exLen + end] = tall[i * tallLen + at + 4 * tilesW];
+                            ex5[i * exLen + end] = tall[i * tallLen + at + 4 * tilesW + 1];
+                        }
                     }
+                    float* vc = pv + (long)ci * ld;
+                    for (int q0 = 0; q0 < tb; q0 += 16)
+                        for (int i = 0; i < 6; i++)
+                            Horizontal(tall + i * tallLen + 4 * q0, ex4 + i * exLen + q0, ex5 + i * exLen + q0, pe + q0,
+                                vc + q0 + 6 * i * tStride, tStride);
                 }
             }
         }
         finally
         {
             System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+            System.Buffers.ArrayPool<int>.Shared.Return(rowEnd);
         }
     }
 
@@ -250,11 +297,12 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// B^T along one transformed row for 16 tiles: the tile at lane l reads columns 4l .. 4l+5 of row t; the six
-    /// results go to dst, dst + stride, ... (transform points i*6 + 0..5).
+    /// B^T along one transformed row for 16 tiles: the tile at lane l reads columns 4l .. 4l+3 of t, then 4l+4
+    /// and 4l+5, or ex4[l] and ex5[l] where rowEnd[l] is set; the six results go to dst, dst + stride, ...
+    /// (transform points i*6 + 0..5).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Horizontal(float* t, float* dst, long stride)
+    private static void Horizontal(float* t, float* ex4, float* ex5, int* rowEnd, float* dst, long stride)
     {
         var v0 = Vector512.Load(t); var v1 = Vector512.Load(t + 16); var v2 = Vector512.Load(t + 32); var v3 = Vector512.Load(t + 48);
         // Columns 4l+k: even/odd split twice.
@@ -265,6 +313,9 @@ public static unsafe class Winograd
         // Columns 4l+4 and 4l+5 are columns 0 and 1 of the next tile; the last lane's come from t[64], t[65].
         var e4 = Avx512F.AlignRight32(Vector512.Load(t + 64).AsInt32(), e0.AsInt32(), 1).AsSingle();
         var e5 = Avx512F.AlignRight32(Vector512.Load(t + 65).AsInt32(), e1.AsInt32(), 1).AsSingle();
+        var end = Vector512.Load(rowEnd).AsSingle();
+        e4 = Vector512.ConditionalSelect(end, Vector512.Load(ex4), e4);
+        e5 = Vector512.ConditionalSelect(end, Vector512.Load(ex5), e5);
         BT(e0, e1, e2, e3, e4, e5, out var d0, out var d1, out var d2, out var d3, out var d4, out var d5, Vector512.Create(2f), Vector512.Create(4f));
         Vector512.Store(d0, dst); Vector512.Store(d1, dst + stride); Vector512.Store(d2, dst + 2 * stride);
         Vector512.Store(d3, dst + 3 * stride); Vector512.Store(d4, dst + 4 * stride); Vector512.Store(d5, dst + 5 * stride);
@@ -288,10 +339,11 @@ public static unsafe class Winograd
 
     /// <summary>
     /// y = act(A^T m A + bias + residual) for output channels [m0, m1) and tile rows [th0, th1), where
-    /// m[t][mi][tile] are the GEMM products; tiles reaching past the output are clipped.
+    /// m[t][mi][tile] (or m[t][tile][mi] when tilesAsRows) are the GEMM products; tiles reaching past the output
+    /// are clipped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OutputTransform(float[] prod, int ld, float[] y, int yOff, float[]? bias, float[]? residual, FusedActivation act,
+    private static void OutputTransform(float[] prod, int ld, bool tilesAsRows, float[] y, int yOff, float[]? bias, float[]? residual, FusedActivation act,
         Plan p, int th0, int th1, int m0, int m1)
     {
         var g = p.G;
@@ -302,6 +354,11 @@ public static unsafe class Winograd
         var two = Vector512.Create(2f); var four = Vector512.Create(4f); var eight = Vector512.Create(8f);
         long tStride = (long)m * ld;
         var q = stackalloc Vector512<float>[24];
+        float* buf = stackalloc float[128];
+        int tb = (th1 - th0) * tilesW;
+        // Tiles as rows: 16 neighbouring tiles of one channel are m floats apart.
+        var gLo = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * m;
+        var gHi = Vector256.Create(8, 9, 10, 11, 12, 13, 14, 15) * m;
         fixed (float* pm = prod, py = y, pb = bias, pr = residual)
         {
             for (int mi = m0; mi < m1; mi++)
@@ -309,13 +366,26 @@ public static unsafe class Winograd
                 var vb = Vector512.Create(pb == null ? 0f : pb[mi]);
                 float* yPlane = py + yOff + (long)mi * g.OutSize;
                 float* rPlane = pr == null ? null : pr + yOff + (long)mi * g.OutSize;
-                for (int th = th0; th < th1; th++)
+                for (int tile = 0; tile < tb; tile += 16)
                 {
-                    int rowsHere = Math.Min(4, OH - 4 * th);
-                    for (int gi = 0; gi < p.Groups; gi++)
+                    // A^T down each column k of the 6x6 products: q[r*6 + k].
+                    if (tilesAsRows)
                     {
-                        float* src = pm + (long)mi * ld + (th - th0) * tilesW + 16 * gi;
-                        // A^T down each column k of the 6x6 products: q[r*6 + k].
+                        float* src = pm + (long)tile * m + mi;
+                        for (int k = 0; k < 6; k++)
+                        {
+                            var s0 = Gather(src + k * tStride, gLo, gHi);
+                            var s1 = Gather(src + (6 + k) * tStride, gLo, gHi);
+                            var s2 = Gather(src + (12 + k) * tStride, gLo, gHi);
+                            var s3 = Gather(src + (18 + k) * tStride, gLo, gHi);
+                            var s4 = Gather(src + (24 + k) * tStride, gLo, gHi);
+                            var s5 = Gather(src + (30 + k) * tStride, gLo, gHi);
+                            AT(s0, s1, s2, s3, s4, s5, out q[k], out q[6 + k], out q[12 + k], out q[18 + k], two, four, eight);
+                        }
+                    }
+                    else
+                    {
+                        float* src = pm + (long)mi * ld + tile;
                         for (int k = 0; k < 6; k++)
                         {
                             var s0 = Vector512.Load(src + k * tStride);
@@ -326,28 +396,59 @@ public static unsafe class Winograd
                             var s5 = Vector512.Load(src + (30 + k) * tStride);
                             AT(s0, s1, s2, s3, s4, s5, out q[k], out q[6 + k], out q[12 + k], out q[18 + k], two, four, eight);
                         }
-                        int col0 = 64 * gi, cols = Math.Min(64, OW - col0);
-                        for (int rr = 0; rr < rowsHere; rr++)
+                    }
+                    for (int rr = 0; rr < 4; rr++)
+                    {
+                        var qr = q + rr * 6;
+                        AT(qr[0], qr[1], qr[2], qr[3], qr[4], qr[5], out var o0, out var o1, out var o2, out var o3, two, four, eight);
+                        // Lane l of o_j is column j of tile l: interleave back into 64 floats, 4 per tile.
+                        var a0 = Avx512F.PermuteVar16x32x2(o0, ZipLo, o2); var b0 = Avx512F.PermuteVar16x32x2(o0, ZipHi, o2);
+                        var a1 = Avx512F.PermuteVar16x32x2(o1, ZipLo, o3); var b1 = Avx512F.PermuteVar16x32x2(o1, ZipHi, o3);
+                        var w0 = Avx512F.PermuteVar16x32x2(a0, ZipLo, a1); var w1 = Avx512F.PermuteVar16x32x2(a0, ZipHi, a1);
+                        var w2 = Avx512F.PermuteVar16x32x2(b0, ZipLo, b1); var w3 = Avx512F.PermuteVar16x32x2(b0, ZipHi, b1);
+                        bool spilled = false;
+                        // The 16 tiles may span tile rows: each run of tiles in one row is one run of output columns.
+                        for (int l = 0; l < 16 && tile + l < tb;)
                         {
-                            var qr = q + rr * 6;
-                            AT(qr[0], qr[1], qr[2], qr[3], qr[4], qr[5], out var o0, out var o1, out var o2, out var o3, two, four, eight);
-                            // Lane l of o_j is column 4l + j: interleave back into four rows of 16 columns.
-                            var a0 = Avx512F.PermuteVar16x32x2(o0, ZipLo, o2); var b0 = Avx512F.PermuteVar16x32x2(o0, ZipHi, o2);
-                            var a1 = Avx512F.PermuteVar16x32x2(o1, ZipLo, o3); var b1 = Avx512F.PermuteVar16x32x2(o1, ZipHi, o3);
-                            long rowOff = (long)(4 * th + rr) * OW + col0;
-                            float* yRow = yPlane + rowOff;
-                            float* rRow = rPlane == null ? null : rPlane + rowOff;
-                            Store(Avx512F.PermuteVar16x32x2(a0, ZipLo, a1), yRow, rRow, cols, vb, clamp, lo, hi);
-                            Store(Avx512F.PermuteVar16x32x2(a0, ZipHi, a1), yRow + 16, rRow == null ? null : rRow + 16, cols - 16, vb, clamp, lo, hi);
-                            Store(Avx512F.PermuteVar16x32x2(b0, ZipLo, b1), yRow + 32, rRow == null ? null : rRow + 32, cols - 32, vb, clamp, lo, hi);
-                            Store(Avx512F.PermuteVar16x32x2(b0, ZipHi, b1), yRow + 48, rRow == null ? null : rRow + 48, cols - 48, vb, clamp, lo, hi);
-                            if (!clamp && !act.IsNone) act.Apply(yRow, cols);
+                            int qq = tile + l, th = th0 + qq / tilesW, tw = qq % tilesW;
+                            int lanes = Math.Min(Math.Min(16 - l, tilesW - tw), tb - qq);
+                            int oh = 4 * th + rr;
+                            if (oh < OH)
+                            {
+                                int cols = Math.Min(4 * lanes, OW - 4 * tw);
+                                long rowOff = (long)oh * OW + 4 * tw;
+                                float* yRow = yPlane + rowOff;
+                                float* rRow = rPlane == null ? null : rPlane + rowOff;
+                                if (l == 0)
+                                {
+                                    Store(w0, yRow, rRow, cols, vb, clamp, lo, hi);
+                                    Store(w1, yRow + 16, rRow == null ? null : rRow + 16, cols - 16, vb, clamp, lo, hi);
+                                    Store(w2, yRow + 32, rRow == null ? null : rRow + 32, cols - 32, vb, clamp, lo, hi);
+                                    Store(w3, yRow + 48, rRow == null ? null : rRow + 48, cols - 48, vb, clamp, lo, hi);
+                                }
+                                else
+                                {
+                                    if (!spilled)
+                                    {
+                                        Vector512.Store(w0, buf); Vector512.Store(w1, buf + 16); Vector512.Store(w2, buf + 32); Vector512.Store(w3, buf + 48);
+                                        spilled = true;
+                                    }
+                                    for (int k = 0; k < cols; k += 16)
+                                        Store(Vector512.Load(buf + 4 * l + k), yRow + k, rRow == null ? null : rRow + k, cols - k, vb, clamp, lo, hi);
+                                }
+                                if (!clamp && !act.IsNone) act.Apply(yRow, cols);
+                            }
+                            l += lanes;
                         }
                     }
                 }
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Gather(float* src, Vector256<int> lo, Vector256<int> hi) =>
+        Vector512.Create(Avx2.GatherVector256(src, lo, 4), Avx2.GatherVector256(src, hi, 4));
 
     /// <summary>Stores the first min(count, 16) lanes of v + bias (+ residual), clamped for Relu/Clip.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -61,9 +61,10 @@ public class WinogradTests(ITestOutputHelper output)
             var res = rng.Next(2) == 0 ? ConvGemmKernelTests.Rand(rng, n * m * oh * ow) : null;
             var act = Activations[rng.Next(Activations.Length)];
             var conv = Naive(x, w, n, c, h, wd, m, pt, pl, oh, ow);
-            var f = Winograd.TransformFilter(w, m, c);
+            foreach (var layout in new[] { WinogradLayout.TilesAsColumns, WinogradLayout.TilesAsRows })
             foreach (int threads in new[] { 1, 2 })
             {
+                var f = Winograd.TransformFilter(w, m, c, layout);
                 var y = new float[conv.Length + 7]; // pooled buffers are longer than the output
                 Array.Fill(y, float.NaN);
                 Winograd.Run(x, f, bias, y, n, g, res, act, threads);
@@ -75,7 +76,7 @@ public class WinogradTests(ITestOutputHelper output)
                     // Error scale: the sum of |terms| of the dot product, so the bound does not depend on cancellation.
                     double tol = 2e-5 * Math.Sqrt(c * 9) * (1 + Math.Abs(pre));
                     if (!(Math.Abs(y[i] - want) <= tol))
-                        Assert.Fail($"n={n} c={c} m={m} {h}x{wd} pads {pt},{pl},{pb},{pr} {act.Kind} t={threads} [{i}]: got {y[i]}, expected {want}");
+                        Assert.Fail($"n={n} c={c} m={m} {h}x{wd} pads {pt},{pl},{pb},{pr} {act.Kind} {layout} t={threads} [{i}]: got {y[i]}, expected {want}");
                     worstRel = Math.Max(worstRel, Math.Abs(y[i] - want) / (1 + Math.Abs(pre)));
                 }
                 Assert.All(y[conv.Length..], v => Assert.True(float.IsNaN(v)));

@@ -60,7 +60,8 @@ public class Conv : OpKernel
                     ConvGeometry? geo = null;
                     try { geo = ConvGeometry.Create(xs.AsSpan(2), w.Shape.AsSpan(2), _attrs.Strides, _attrs.Dilations, _attrs.Pads, _attrs.AutoPad, _attrs.CeilMode); }
                     catch (ArgumentException) { } // reported with the node's name when it runs
-                    if (geo is not null && Winograd.Wins(c, w.Shape[0], geo)) _winograd = Winograd.TransformFilter(ws, w.Shape[0], c);
+                    if (geo is not null && Winograd.Choose(c, w.Shape[0], geo) is var layout and not WinogradLayout.None)
+                        _winograd = Winograd.TransformFilter(ws, w.Shape[0], c, layout);
                 }
             }
         }
@@ -127,10 +128,11 @@ public class Conv : OpKernel
             }
             return;
         }
-        if (g == 1 && _winogradAllowed && packed is not null && Winograd.Wins(c, m, geo))
+        if (g == 1 && _winogradAllowed && packed is not null && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)
         {
-            // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144.
-            var f = _winograd ?? Interlocked.CompareExchange(ref _winograd, Winograd.TransformFilter(w, m, c), null) ?? _winograd!;
+            // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144. Either layout is
+            // correct for any shape; the first shape that gains picks it.
+            var f = _winograd ?? Interlocked.CompareExchange(ref _winograd, Winograd.TransformFilter(w, m, c, layout), null) ?? _winograd!;
             Winograd.Run(x, f, bias, y, n, geo, residual, act, threads);
             return;
         }
