@@ -1,5 +1,6 @@
 using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Elementwise;
+using NetOnnx.Runtime;
 using Xunit;
 
 namespace NetOnnx.Tests;
@@ -83,5 +84,108 @@ public class WinogradTests(ITestOutputHelper output)
             }
         }
         output.WriteLine($"worst |winograd - naive| / (1 + |naive|): {worstRel:E2}");
+    }
+
+    [Theory]
+    [InlineData(WinogradLayout.TilesAsColumns)]
+    [InlineData(WinogradLayout.TilesAsRows)]
+    public void LargeImagesSplitIntoBlocksAcrossThreads(WinogradLayout layout)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        // 23 x 23 tiles of 16 + 32 channels exceed one block's budget: blocks of tile rows run on both threads.
+        var rng = new Random(5);
+        int n = 2, c = 16, m = 32, h = 90, wd = 91;
+        var g = ConvGeometry.Create([h, wd], [3, 3], null, null, [1, 1, 1, 1], "NOTSET", false);
+        var x = ConvGemmKernelTests.Rand(rng, n * c * h * wd);
+        var w = ConvGemmKernelTests.Rand(rng, m * c * 9);
+        var bias = ConvGemmKernelTests.Rand(rng, m);
+        var conv = Naive(x, w, n, c, h, wd, m, 1, 1, h, wd);
+        var f = Winograd.TransformFilter(w, m, c, layout);
+        var y = new float[conv.Length];
+        Winograd.Run(x, f, bias, y, n, g, null, new FusedActivation(ActivationKind.Relu), threads: 2);
+        for (int i = 0; i < conv.Length; i++)
+        {
+            double want = Math.Max(0, conv[i] + bias[i / (h * wd) % m]);
+            Assert.True(Math.Abs(y[i] - want) <= 2e-5 * Math.Sqrt(c * 9) * (1 + Math.Abs(want)), $"[{i}]: got {y[i]}, expected {want}");
+        }
+    }
+
+    [Fact]
+    public void RejectsBadOperands()
+    {
+        Assert.Contains("needs", Assert.Throws<ArgumentException>(() => Winograd.TransformFilter(new float[17], 2, 1)).Message);
+        Assert.Throws<ArgumentException>(() => Winograd.TransformFilter(new float[9], 0, 1));
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        var f = Winograd.TransformFilter(new float[2 * 3 * 9], 2, 3);
+        var strided = ConvGeometry.Create([8, 8], [3, 3], [2, 2], null, null, "NOTSET", false);
+        Assert.False(Winograd.Fits(strided));
+        Assert.Throws<ArgumentException>(() => Winograd.Run(new float[3 * 64], f, null, new float[2 * 9], 1, strided, null, FusedActivation.None, 1));
+        var g = ConvGeometry.Create([8, 8], [3, 3], null, null, null, "NOTSET", false);
+        Assert.Contains("X holds", Assert.Throws<ArgumentException>(() => Winograd.Run(new float[3 * 63], f, null, new float[2 * 36], 1, g, null, FusedActivation.None, 1)).Message);
+        Assert.Contains("Y holds", Assert.Throws<ArgumentException>(() => Winograd.Run(new float[3 * 64], f, null, new float[2 * 35], 1, g, null, FusedActivation.None, 1)).Message);
+    }
+
+    /// <summary>A Conv(+Add+Relu) graph: x [n, c, h, w] (batch symbolic or not), constant w and b, residual input z.</summary>
+    private static Model ConvModel(int n, int c, int h, int wd, int m, float[] w, float[] b, bool symbolicBatch, bool withResidual)
+    {
+        var model = new Model();
+        model.Opsets[""] = 17;
+        var g = model.Graph;
+        Dim batch = symbolicBatch ? Dim.Named("N") : Dim.Known(n);
+        g.Inputs.Add(new ValueInfo("x", OnnxType.Tensor(DataType.Float, [batch, Dim.Known(c), Dim.Known(h), Dim.Known(wd)])));
+        g.Initializers["w"] = Tensor.Create(w, m, c, 3, 3);
+        g.Initializers["b"] = Tensor.Create(b, m);
+        var pads = new NodeAttribute("pads", AttributeKind.Ints) { Ints = [1, 1, 1, 1] };
+        g.Nodes.Add(new Node("Conv", ["x", "w", "b"], [withResidual ? "conv" : "y"], "conv", "", [pads]));
+        if (withResidual)
+        {
+            g.Inputs.Add(new ValueInfo("z", OnnxType.Tensor(DataType.Float, [batch, Dim.Known(m), Dim.Known(h), Dim.Known(wd)])));
+            g.Nodes.Add(new Node("Add", ["conv", "z"], ["sum"], "add", ""));
+            g.Nodes.Add(new Node("Relu", ["sum"], ["y"], "relu", ""));
+        }
+        g.Outputs.Add(new ValueInfo("y", null));
+        return model;
+    }
+
+    [Theory]
+    // n, c, h, w, m: many tiles (tiles as columns), few tiles with many channels (tiles as rows)
+    [InlineData(2, 16, 30, 31, 24, false, false)]
+    [InlineData(1, 16, 30, 31, 24, true, true)]
+    [InlineData(2, 32, 14, 14, 64, true, false)]
+    [InlineData(1, 32, 13, 13, 64, false, true)]
+    public void ConvOperatorUsesWinogradOnlyWhenEnabled(int n, int c, int h, int wd, int m, bool symbolicBatch, bool withResidual)
+    {
+        var rng = new Random(c + h);
+        var x = ConvGemmKernelTests.Rand(rng, n * c * h * wd);
+        var z = ConvGemmKernelTests.Rand(rng, n * m * h * wd);
+        var w = ConvGemmKernelTests.Rand(rng, m * c * 9);
+        var b = ConvGemmKernelTests.Rand(rng, m);
+        var conv = Naive(x, w, n, c, h, wd, m, 1, 1, h, wd);
+        var results = new float[2][];
+        foreach (bool winograd in new[] { false, true })
+        {
+            // Level all fuses Conv + Add + Relu into FusedConv with the residual in its epilogue.
+            using var s = new InferenceSession(ConvModel(n, c, h, wd, m, w, b, symbolicBatch, withResidual),
+                new SessionOptions { IntraOpThreads = 2, UseWinogradConvolution = winograd });
+            Assert.Equal(withResidual ? "FusedConv" : "Conv", Assert.Single(s.Model.Graph.Nodes).OpType);
+            var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.Create(x, n, c, h, wd) };
+            if (withResidual) feeds["z"] = Tensor.Create(z, n, m, h, wd);
+            for (int run = 0; run < 2; run++)
+            {
+                var y = s.Run(feeds)["y"];
+                Assert.Equal([n, m, h, wd], y.Shape);
+                var got = y.ToArray<float>();
+                for (int i = 0; i < conv.Length; i++)
+                {
+                    double pre = conv[i] + b[i / (h * wd) % m] + (withResidual ? z[i] : 0);
+                    double want = withResidual ? Math.Max(0, pre) : pre;
+                    Assert.True(Math.Abs(got[i] - want) <= 2e-5 * Math.Sqrt(c * 9) * (1 + Math.Abs(pre)),
+                        $"winograd={winograd} [{i}]: got {got[i]}, expected {want}");
+                }
+                results[winograd ? 1 : 0] = got;
+            }
+        }
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.NotEqual(results[0], results[1]); // Winograd rounds differently, so it really ran
     }
 }
