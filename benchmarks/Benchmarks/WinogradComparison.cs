@@ -31,8 +31,8 @@ public static class WinogradComparison
             }
         }
         if (models.Count == 0) models.AddRange(["resnet18", "squeezenet1_1", "ppocr_v4_det"]);
-        Console.WriteLine("| model | threads | winograd off ms | winograd on ms | off/on | off min ms | on min ms | off/on of min |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| model | threads | winograd off ms | winograd on ms | off/on | off min ms | on min ms | off/on of min | off KiB/run | on KiB/run |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var m in models)
             foreach (int threads in threadList)
             {
@@ -50,12 +50,22 @@ public static class WinogradComparison
                     else { b[i] = Comparison.Time(() => on.Run(inputs)); a[i] = Comparison.Time(() => off.Run(inputs)); }
                 }
                 double ma = Comparison.Median(a), mb = Comparison.Median(b);
+                long allocOff = Allocated(() => off.Run(inputs)), allocOn = Allocated(() => on.Run(inputs));
                 string name = Path.GetFileName(Path.GetDirectoryName(path)) ?? m;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {threads} | {ma:F3} | {mb:F3} | {ma / mb:F2}x | {a.Min():F3} | {b.Min():F3} | {a.Min() / b.Min():F2}x |"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {threads} | {ma:F3} | {mb:F3} | {ma / mb:F2}x | {a.Min():F3} | {b.Min():F3} | {a.Min() / b.Min():F2}x | {allocOff / 1024.0:F1} | {allocOn / 1024.0:F1} |"));
                 if (profile) ProfileConvs(path, threads, inputs);
             }
         Console.WriteLine($"({rounds} alternating rounds, medians)");
         return 0;
+    }
+
+    /// <summary>Managed bytes a warm run allocates, all threads (the outputs handed back included).</summary>
+    private static long Allocated(Action run)
+    {
+        run();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        run();
+        return GC.GetTotalAllocatedBytes(precise: true) - before;
     }
 
     private static void ProfileConvs(string path, int threads, Dictionary<string, Tensor> inputs)
