@@ -98,7 +98,7 @@ public static class KernelLoop
             var r = BestOf(body, seconds);
             Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
             // 3x3 stride-1 layers again through Winograd F(4x4,3x3), in direct-convolution GFLOP/s equivalents.
-            foreach (var layout in new[] { NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsColumns, NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsRows })
+            foreach (var layout in new[] { NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsColumns, NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsRows, NetOnnx.Kernels.ConvPool.WinogradLayout.SmallTilesAsRows })
                 if (BuildWinograd(l, threads, layout) is { } wino)
                 {
                     var rw = BestOf(wino, seconds);

@@ -62,7 +62,7 @@ public class WinogradTests(ITestOutputHelper output)
             var res = rng.Next(2) == 0 ? ConvGemmKernelTests.Rand(rng, n * m * oh * ow) : null;
             var act = Activations[rng.Next(Activations.Length)];
             var conv = Naive(x, w, n, c, h, wd, m, pt, pl, oh, ow);
-            foreach (var layout in new[] { WinogradLayout.TilesAsColumns, WinogradLayout.TilesAsRows })
+            foreach (var layout in new[] { WinogradLayout.TilesAsColumns, WinogradLayout.TilesAsRows, WinogradLayout.SmallTilesAsRows })
             foreach (int threads in new[] { 1, 2 })
             {
                 var f = Winograd.TransformFilter(w, m, c, layout);
@@ -89,6 +89,7 @@ public class WinogradTests(ITestOutputHelper output)
     [Theory]
     [InlineData(WinogradLayout.TilesAsColumns)]
     [InlineData(WinogradLayout.TilesAsRows)]
+    [InlineData(WinogradLayout.SmallTilesAsRows)]
     public void LargeImagesSplitIntoBlocksAcrossThreads(WinogradLayout layout)
     {
         if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
