@@ -24,8 +24,9 @@ public class Conv : OpKernel
 
     private readonly WindowAttributes _attrs;
     private readonly int _group;
-    /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
+    /// <summary>Weights packed per group when the weight input is a float initializer (null once Winograd replaces them).</summary>
     private readonly PackedA[]? _packed;
+    /// <summary>The constant weight tensor the packed and Winograd forms were made from.</summary>
     private readonly Tensor? _packedFrom;
     /// <summary>Whether 3x3 stride-1 layers may run as Winograd F(4x4,3x3) (SessionOptions.UseWinogradConvolution).</summary>
     private readonly bool _winogradAllowed;
@@ -61,7 +62,12 @@ public class Conv : OpKernel
                     try { geo = ConvGeometry.Create(xs.AsSpan(2), w.Shape.AsSpan(2), _attrs.Strides, _attrs.Dilations, _attrs.Pads, _attrs.AutoPad, _attrs.CeilMode); }
                     catch (ArgumentException) { } // reported with the node's name when it runs
                     if (geo is not null && Winograd.Choose(c, w.Shape[0], geo) is var layout and not WinogradLayout.None)
+                    {
                         _winograd = Winograd.TransformFilter(ws, w.Shape[0], c, layout);
+                        // The static shape always takes the Winograd path, so the GEMM packing would only cost memory
+                        // (another input shape would still run, with unpacked weights).
+                        _packed = null;
+                    }
                 }
             }
         }
@@ -92,20 +98,21 @@ public class Conv : OpKernel
         if (x.ElementType == DataType.Float)
         {
             Run((float[])x.Buffer, (float[])w.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
-                ReferenceEquals(w, _packedFrom) ? _packed : null, ctx.Threads, z is null ? null : (float[])z.Buffer);
+                ReferenceEquals(w, _packedFrom), ctx.Threads, z is null ? null : (float[])z.Buffer);
         }
         else if (x.ElementType is DataType.Float16 or DataType.BFloat16 or DataType.Double)
         {
             var yf = new float[y.Length];
-            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, null, ctx.Threads,
+            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, false, ctx.Threads,
                 z is null ? null : FloatData.Read(z));
             FloatData.Write(yf, y);
         }
         else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
     }
 
-    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads, float[]? residual)
+    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, bool constantWeights, int threads, float[]? residual)
     {
+        var packed = constantWeights ? _packed : null;
         var act = _activation;
         int g = _group, cg = c / g, mg = m / g;
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
@@ -128,7 +135,7 @@ public class Conv : OpKernel
             }
             return;
         }
-        if (g == 1 && _winogradAllowed && packed is not null && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)
+        if (g == 1 && _winogradAllowed && constantWeights && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)
         {
             // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144. Either layout is
             // correct for any shape; the first shape that gains picks it.
