@@ -95,6 +95,7 @@ public static class KernelLoop
     [
         new("resnet18 conv1 7x7/2", 3, 224, 64, 7, 2, 3),
         new("resnet18 layer1 3x3", 64, 56, 64, 3, 1, 1),
+        new("resnet18 layer2 3x3", 128, 28, 128, 3, 1, 1),
         new("resnet18 layer3 3x3", 256, 14, 256, 3, 1, 1),
         new("resnet18 layer4 3x3", 512, 7, 512, 3, 1, 1),
         new("resnet18 down 1x1/2", 128, 56, 256, 1, 2, 0),
@@ -104,6 +105,10 @@ public static class KernelLoop
         new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
         new("squeezenet classifier 1x1", 512, 13, 1000, 1, 1, 0),
         new("ppocr neck 3x3 96->24", 96, 77, 24, 3, 1, 1),
+        new("squeezenet fire2 3x3 16->64", 16, 55, 64, 3, 1, 1),
+        new("squeezenet fire4 3x3 32->128", 32, 27, 128, 3, 1, 1),
+        new("squeezenet fire6 3x3 48->192", 48, 13, 192, 3, 1, 1),
+        new("squeezenet fire8 3x3 64->256", 64, 13, 256, 3, 1, 1),
     ];
 
     /// <summary>
@@ -131,8 +136,33 @@ public static class KernelLoop
             var (body, flops) = BuildConv(l, threads);
             var r = BestOf(body, seconds);
             Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
+            // 3x3 stride-1 layers again through Winograd F(4x4,3x3), in direct-convolution GFLOP/s equivalents.
+            foreach (var layout in new[] { NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsColumns, NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsRows, NetOnnx.Kernels.ConvPool.WinogradLayout.SmallTilesAsRows })
+                if (BuildWinograd(l, threads, layout) is { } wino)
+                {
+                    var rw = BestOf(wino, seconds);
+                    string chosen = NetOnnx.Kernels.ConvPool.Winograd.Choose(l.C, l.M, Geometry(l)) == layout ? " (chosen)" : "";
+                    Console.WriteLine($"| {l.Name} winograd {layout}{chosen} | {rw.Wall * 1e3:F3} | {flops / rw.Wall / 1e9:F1} | {flops / rw.Cpu / 1e9:F1} |");
+                }
         }
         return 0;
+    }
+
+    private static NetOnnx.Kernels.ConvPool.ConvGeometry Geometry(ConvLayer l) =>
+        NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
+
+    /// <summary>The layer as Winograd F(4x4,3x3) with ReLU fused, or null where it does not apply.</summary>
+    internal static Action? BuildWinograd(ConvLayer l, int threads, NetOnnx.Kernels.ConvPool.WinogradLayout layout)
+    {
+        var g = Geometry(l);
+        if (l.Group != 1 || !NetOnnx.Kernels.ConvPool.Winograd.Fits(g)) return null;
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        var rng = new Random(3);
+        var x = new float[l.C * g.InSize]; var w = new float[l.M * l.C * 9]; var bias = new float[l.M]; var y = new float[l.M * g.OutSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+        var f = NetOnnx.Kernels.ConvPool.Winograd.TransformFilter(w, l.M, l.C, layout);
+        return () => NetOnnx.Kernels.ConvPool.Winograd.Run(x, f, bias, y, 1, g, null, relu, threads);
     }
 
     /// <summary>The layer's kernel call as the Conv operator makes it (ReLU fused), and its flop count.</summary>

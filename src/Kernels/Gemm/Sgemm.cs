@@ -198,6 +198,18 @@ public static unsafe class Sgemm
         }
     }
 
+    /// <summary>C = op(A)*B with B packed by <see cref="PackB"/>; transA reads A stored k x m (leading dimension lda).</summary>
+    public static void Multiply(bool transA, int m, ReadOnlySpan<float> a, int lda, PackedB b, Span<float> c, int ldc, int threads = 1)
+    {
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        CheckOperand("C", false, m, n, ldc, c.Length);
+        if (k == 0) { ScaleC(m, n, 0f, c, ldc); return; }
+        CheckOperand("A", transA, m, k, lda, a.Length);
+        fixed (float* pa = a, pc = c)
+            Run(transA, false, m, n, k, 1f, pa, lda, null, null, 0, 0f, pc, ldc, threads, Epilogue.None, null, b);
+    }
+
     private static void CheckEpilogue(int m, int n, ReadOnlySpan<float> rowBias, ReadOnlySpan<float> residual, int ldr)
     {
         if (!rowBias.IsEmpty && rowBias.Length < m) throw new ArgumentException($"row bias holds {rowBias.Length} elements, C has {m} rows");

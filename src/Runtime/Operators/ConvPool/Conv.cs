@@ -24,9 +24,14 @@ public class Conv : OpKernel
 
     private readonly WindowAttributes _attrs;
     private readonly int _group;
-    /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
+    /// <summary>Weights packed per group when the weight input is a float initializer (null once Winograd replaces them).</summary>
     private readonly PackedA[]? _packed;
+    /// <summary>The constant weight tensor the packed and Winograd forms were made from.</summary>
     private readonly Tensor? _packedFrom;
+    /// <summary>Whether 3x3 stride-1 layers may run as Winograd F(4x4,3x3) (SessionOptions.UseWinogradConvolution).</summary>
+    private readonly bool _winogradAllowed;
+    /// <summary>The constant weights transformed for Winograd, made when a shape that gains first needs it.</summary>
+    private WinogradFilter? _winograd;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -48,6 +53,22 @@ public class Conv : OpKernel
                 var ws = w.ReadOnlySpan<float>();
                 for (int i = 0; i < _group; i++) _packed[i] = Sgemm.Pack(false, mg, kg, ws.Slice(i * mg * kg, mg * kg), kg);
                 _packedFrom = w;
+                _winogradAllowed = info.Options.UseWinogradConvolution && _group == 1 && w.Rank == 4 && w.Shape[2] == 3 && w.Shape[3] == 3;
+                // With a static input shape the filter transform is done here, once, rather than in the first run.
+                if (_winogradAllowed && info.InputTypes.Count > 0 && info.InputTypes[0] is TensorType { StaticShape: [_, var c, _, _] xs }
+                    && c == w.Shape[1])
+                {
+                    ConvGeometry? geo = null;
+                    try { geo = ConvGeometry.Create(xs.AsSpan(2), w.Shape.AsSpan(2), _attrs.Strides, _attrs.Dilations, _attrs.Pads, _attrs.AutoPad, _attrs.CeilMode); }
+                    catch (ArgumentException) { } // reported with the node's name when it runs
+                    if (geo is not null && Winograd.Choose(c, w.Shape[0], geo) is var layout and not WinogradLayout.None)
+                    {
+                        _winograd = Winograd.TransformFilter(ws, w.Shape[0], c, layout);
+                        // The static shape always takes the Winograd path, so the GEMM packing would only cost memory
+                        // (another input shape would still run, with unpacked weights).
+                        _packed = null;
+                    }
+                }
             }
         }
     }
@@ -77,20 +98,21 @@ public class Conv : OpKernel
         if (x.ElementType == DataType.Float)
         {
             Run((float[])x.Buffer, (float[])w.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
-                ReferenceEquals(w, _packedFrom) ? _packed : null, ctx.Threads, z is null ? null : (float[])z.Buffer);
+                ReferenceEquals(w, _packedFrom), ctx.Threads, z is null ? null : (float[])z.Buffer);
         }
         else if (x.ElementType is DataType.Float16 or DataType.BFloat16 or DataType.Double)
         {
             var yf = new float[y.Length];
-            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, null, ctx.Threads,
+            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, false, ctx.Threads,
                 z is null ? null : FloatData.Read(z));
             FloatData.Write(yf, y);
         }
         else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
     }
 
-    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads, float[]? residual)
+    private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, bool constantWeights, int threads, float[]? residual)
     {
+        var packed = constantWeights ? _packed : null;
         var act = _activation;
         int g = _group, cg = c / g, mg = m / g;
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
@@ -125,6 +147,14 @@ public class Conv : OpKernel
                 RowGemv.Run(new ReadOnlyMemory<float>(x, img * c, c), w, c, m, c, 1f, bias is null && residual is null ? 0f : 1f,
                     new Memory<float>(y, img * m, m), act, threads);
             }
+            return;
+        }
+        if (g == 1 && _winogradAllowed && constantWeights && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)
+        {
+            // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144. Either layout is
+            // correct for any shape; the first shape that gains picks it.
+            var f = _winograd ?? Interlocked.CompareExchange(ref _winograd, Winograd.TransformFilter(w, m, c, layout), null) ?? _winograd!;
+            Winograd.Run(x, f, bias, y, n, geo, residual, act, threads);
             return;
         }
         if (NarrowConv.Fits(geo))
