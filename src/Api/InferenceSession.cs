@@ -17,8 +17,17 @@ namespace NetOnnx;
 /// </example>
 public sealed class InferenceSession : IDisposable
 {
+    /// <summary>The file a weight-releasing session re-reads its model from (null for bytes, streams and IR models).</summary>
+    private readonly string? _modelPath;
+
     public Session Core { get; }
-    public Model Model => Core.Model;
+
+    /// <summary>
+    /// The optimised model. When the session released packed weights from it (<see cref="SessionOptions.ReleaseModelWeights"/>,
+    /// on by default for a file path), each access re-reads the file and optimises it again (a new Model every time);
+    /// a session from bytes or a stream that released weights throws, naming the option.
+    /// </summary>
+    public Model Model => Core.ModelWeightsReleased && _modelPath is not null ? Reload(_modelPath, Options) : Core.Model;
     public IReadOnlyList<ValueInfo> Inputs => Core.Inputs;
     public IReadOnlyList<ValueInfo> Outputs => Core.Outputs;
     public SessionOptions Options => Core.Options;
@@ -27,19 +36,23 @@ public sealed class InferenceSession : IDisposable
     /// <summary>What each optimisation pass did.</summary>
     public IReadOnlyList<PassReport> OptimizationReport { get; }
 
+    /// <summary>Loads a file. Packed weights leave the model unless <see cref="SessionOptions.ReleaseModelWeights"/> is false: the file can give them back.</summary>
     public InferenceSession(string modelPath, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(modelPath)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(modelPath)), options, options?.ReleaseModelWeights ?? true)
+    {
+        _modelPath = Path.GetFullPath(modelPath);
+    }
 
     public InferenceSession(byte[] model, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(model)), options, options?.ReleaseModelWeights ?? false) { }
 
     public InferenceSession(Stream model, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(model)), options, options?.ReleaseModelWeights ?? false) { }
 
     /// <summary>Builds a session over an IR model made in code (it is optimised in place).</summary>
-    public InferenceSession(Model model, SessionOptions? options = null) : this((model, 0.0), options) { }
+    public InferenceSession(Model model, SessionOptions? options = null) : this((model, 0.0), options, options?.ReleaseModelWeights ?? false) { }
 
-    private InferenceSession((Model Model, double ParseMs) loaded, SessionOptions? options)
+    private InferenceSession((Model Model, double ParseMs) loaded, SessionOptions? options, bool releaseModelWeights)
     {
         options ??= new SessionOptions();
         var sw = Stopwatch.StartNew();
@@ -47,7 +60,7 @@ public sealed class InferenceSession : IDisposable
         double optimizeMs = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
         CollectLoadGarbage(loaded.Model);
-        Core = new Session(loaded.Model, options);
+        Core = new Session(loaded.Model, options, releaseModelWeights);
         LoadTimings = new LoadTimings(loaded.ParseMs, optimizeMs, sw.Elapsed.TotalMilliseconds);
     }
 
@@ -63,6 +76,14 @@ public sealed class InferenceSession : IDisposable
         long bytes = 0;
         foreach (var t in model.Graph.Initializers.Values)
             if (t.ElementType != DataType.String && (bytes += (long)t.Length * t.ElementType.SizeOf()) >= Threshold) { GC.Collect(); return; }
+    }
+
+    private static Model Reload(string path, SessionOptions options)
+    {
+        var m = OnnxModelLoader.Load(path);
+        PassManager.CreateDefault().Run(m, options.OptimizationLevel, options.DisabledPasses);
+        ShapeInference.InferGraph(m.Graph, m);
+        return m;
     }
 
     private static (Model, double) Timed(Func<Model> load)

@@ -52,6 +52,14 @@ internal sealed class GraphImporter
         {
             if (string.IsNullOrEmpty(init.Name)) throw new ModelLoadException($"graph '{gp.Name}' has an initializer without a name");
             g.Initializers[init.Name] = TensorCodec.FromProto(init, _baseDir);
+            // The proto is ours alone (the loader parsed it for this import): drop its copy of the data as soon as it
+            // is decoded, so parsed and decoded weights are not all alive at once.
+            init.RawData = Google.Protobuf.ByteString.Empty;
+            init.FloatData.Clear();
+            init.Int64Data.Clear();
+            init.Int32Data.Clear();
+            init.DoubleData.Clear();
+            init.Uint64Data.Clear();
         }
         foreach (var sp in gp.SparseInitializer)
         {

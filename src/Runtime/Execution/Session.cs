@@ -14,7 +14,20 @@ public sealed class Session : IDisposable
     private readonly ConcurrentBag<BufferPool> _pools = new();
     private const int MaxCachedPools = 4;
 
-    public Model Model { get; }
+    private readonly Model _model;
+
+    /// <summary>
+    /// The optimised model the plan was made from. Throws when the session released weights from it
+    /// (<see cref="SessionOptions.ReleaseModelWeights"/>): it would no longer be the whole model.
+    /// </summary>
+    public Model Model => ModelWeightsReleased
+        ? throw new InvalidOperationException($"the session released {Plan.ReleasedConstants.Length} packed weights from its model " +
+            "(SessionOptions.ReleaseModelWeights), so Model is not available; create the session with ReleaseModelWeights = false to keep it")
+        : _model;
+    /// <summary>Whether planning removed packed weights from <see cref="Model"/> (see <see cref="SessionOptions.ReleaseModelWeights"/>).</summary>
+    public bool ModelWeightsReleased { get; }
+    /// <summary>The graph's name (readable after a weight release, for telemetry).</summary>
+    public string GraphName => _model.Graph.Name;
     public SessionOptions Options { get; }
     public ExecutionPlan Plan { get; }
     public IReadOnlyList<ValueInfo> Inputs { get; }
@@ -24,12 +37,19 @@ public sealed class Session : IDisposable
     /// <summary>Most bytes of intermediate buffers alive at once in the last run (the actual counterpart of PlannedPeakBytes).</summary>
     public long LastRunPeakBytes { get; private set; }
 
-    public Session(Model model, SessionOptions? options = null)
+    public Session(Model model, SessionOptions? options = null) : this(model, options, options?.ReleaseModelWeights ?? false) { }
+
+    /// <param name="releaseModelWeights">
+    /// Remove each weight every reader packed from <paramref name="model"/> as planning goes (what
+    /// <see cref="SessionOptions.ReleaseModelWeights"/> asks for, resolved by the caller when it is null).
+    /// </param>
+    public Session(Model model, SessionOptions? options, bool releaseModelWeights)
     {
-        Model = model;
+        _model = model;
         Options = options ?? new SessionOptions();
         ShapeInference.InferGraph(model.Graph, model);
-        Plan = new Planner(model, Options).Plan(model.Graph);
+        Plan = new Planner(model, Options, releaseModelWeights).Plan(model.Graph);
+        ModelWeightsReleased = releaseModelWeights && Plan.ReleasedConstants.Length > 0;
         Inputs = model.Graph.RequiredInputs.ToList();
         Outputs = model.Graph.Outputs.ToList();
     }
@@ -48,7 +68,7 @@ public sealed class Session : IDisposable
     private Dictionary<string, TOut> RunCore<TIn, TOut>(IReadOnlyDictionary<string, TIn> inputs, IReadOnlyCollection<string>? outputNames)
         where TIn : class where TOut : class
     {
-        var graph = Model.Graph;
+        var graph = _model.Graph;
         // Counting matches instead of enumerating the caller's dictionary: no enumerator or closure per run.
         int matched = 0;
         for (int i = 0; i < graph.Inputs.Count; i++) if (inputs.ContainsKey(graph.Inputs[i].Name)) matched++;
