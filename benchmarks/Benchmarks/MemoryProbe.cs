@@ -45,20 +45,19 @@ public static class MemoryProbe
             using var probe = new InferenceSession(path, new Runtime.SessionOptions { OptimizationLevel = OptimizationLevel.None });
             inputs = ZooModels.Inputs(path, probe.Model.Graph);
         }
-        if (Environment.GetEnvironmentVariable("PROBE_PHASES") is not null) { LoadPhases.Print(path); LoadPhases.Print(path); }
         if (engine == "ort") OrtRunner.LoadNativeLibrary();
         long baseline = ResetPeak();
 
         Result r;
         if (engine == "ours")
         {
-            long al0 = GC.GetTotalAllocatedBytes(true); int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
             using var s = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = level });
-            if (Environment.GetEnvironmentVariable("PROBE_DEBUG") is not null) Console.Error.WriteLine($"load alloc {(GC.GetTotalAllocatedBytes(true) - al0) >> 10} KiB, gc0 {GC.CollectionCount(0) - g0} gc2 {GC.CollectionCount(2) - g2}, hwm {(Status("VmHWM") - baseline) >> 10} KiB rss {(Status("VmRSS") - baseline) >> 10} heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 10} committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 10} KiB");
-            for (int i = 0; i < runs; i++) s.Run(inputs);
-            if (Environment.GetEnvironmentVariable("PROBE_DEBUG") is not null) Console.Error.WriteLine($"after runs hwm {(Status("VmHWM") - baseline) >> 10} KiB, gc0 {GC.CollectionCount(0) - g0}");
+            // Allocations are counted on the bound-output path (outputs written into the caller's tensors, the
+            // first run's results reused as the container), the one meant for steady state.
+            var outs = s.Run(inputs);
+            for (int i = 0; i < runs; i++) s.Run(inputs, outs);
             long a0 = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < runs; i++) s.Run(inputs);
+            for (int i = 0; i < runs; i++) s.Run(inputs, outs);
             long perRun = (GC.GetTotalAllocatedBytes(precise: true) - a0) / Math.Max(1, runs);
             r = new Result(engine, Status("VmHWM") - baseline, Status("VmRSS") - baseline, perRun, s.Core.Plan.PlannedPeakBytes, s.Core.LastRunPeakBytes);
         }
@@ -109,22 +108,5 @@ public static class MemoryProbe
             if (l.StartsWith(key + ":", StringComparison.Ordinal))
                 return long.Parse(l[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
         throw new InvalidOperationException($"/proc/self/status has no {key} line (memory probing needs Linux)");
-    }
-}
-public static class LoadPhases
-{
-    public static void Print(string path)
-    {
-        long a = GC.GetTotalAllocatedBytes(true);
-        void P(string what) { long b = GC.GetTotalAllocatedBytes(true); Console.Error.WriteLine($"{what}: {(b - a) >> 10} KiB"); a = b; }
-        var m = NetOnnx.OnnxImport.OnnxModelLoader.Load(path); P("parse");
-        var pm = NetOnnx.Optimizer.PassManager.CreateDefault();
-        var agg = new Dictionary<string, long>();
-        pm.AfterPass = (p, _, _) => { long b = GC.GetTotalAllocatedBytes(true); agg[p.Name] = agg.GetValueOrDefault(p.Name) + (b - a); a = b; };
-        pm.Run(m, OptimizationLevel.All, new HashSet<string>());
-        foreach (var (k, v) in agg.OrderByDescending(kv => kv.Value).Take(6)) Console.Error.WriteLine($"  {k}: {v >> 10} KiB");
-        P("optimize rest");
-        var s = new Session(m, new SessionOptions { IntraOpThreads = 1 }); P("plan");
-        GC.KeepAlive(s);
     }
 }

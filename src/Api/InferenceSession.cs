@@ -125,6 +125,12 @@ public sealed class InferenceSession : IDisposable
 
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Core.Run(inputs);
 
+    /// <inheritdoc cref="Session.Run(IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor})"/>
+    public void Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs) => Core.Run(inputs, outputs);
+
+    /// <inheritdoc cref="Session.Run(IReadOnlyDictionary{string, object}, IReadOnlyDictionary{string, Tensor})"/>
+    public void Run(IReadOnlyDictionary<string, object> inputs, IReadOnlyDictionary<string, Tensor> outputs) => Core.Run(inputs, outputs);
+
     public void Dispose() => Core.Dispose();
 }
 

@@ -17,6 +17,13 @@ internal sealed class BufferPool
     public long AllocatedBytes { get; private set; }
 
     private readonly Dictionary<int, Stack<object?[]>> _slotArrays = [];
+    private RunState? _run;
+    /// <summary>Top-level frame and kernel context kept for the next run of the same plan (so a warm run allocates neither).</summary>
+    internal Frame? TopFrame;
+
+    /// <summary>The run state of an unprofiled run on this pool, made once (a pool serves one run at a time).</summary>
+    public RunState RunState(int threads) =>
+        _run is { } r && r.Threads == threads ? r : _run = new RunState { Threads = threads, Pool = this };
 
     /// <summary>A cleared value array for one execution of a plan (subgraph bodies run many times per run).</summary>
     public object?[] RentSlots(int length)
@@ -71,6 +78,22 @@ internal sealed class BufferPool
 
     public bool Owns(Array a) => _refs.ContainsKey(a);
 
+    private readonly Dictionary<Array, Tensor> _tensorOver = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// A tensor over a buffer just rented: the one made over it before when element type and shape agree, else a
+    /// new one. The old one is dead (its buffer was free, so no value refers to it), and a tensor is only its type,
+    /// shape and buffer, so reusing it is the same as making a new one, minus the allocation.
+    /// </summary>
+    public Tensor TensorOver(DataType type, int[] shape, Array buffer)
+    {
+        if (type == DataType.String) return new Tensor(type, shape, buffer); // string buffers are never pooled
+        if (_tensorOver.TryGetValue(buffer, out var t) && t.ElementType == type && t.Shape.AsSpan().SequenceEqual(shape)) return t;
+        t = new Tensor(type, shape, buffer);
+        _tensorOver[buffer] = t;
+        return t;
+    }
+
     /// <summary>
     /// Readies the pool for another run. Buffers still referenced (outputs handed to the caller, values that
     /// outlived the run) are forgotten so they are never reused; released buffers stay on the free lists, so
@@ -78,6 +101,8 @@ internal sealed class BufferPool
     /// </summary>
     public void ResetForReuse()
     {
+        // Buffers still referenced leave the pool; so do the tensors over them (the caller may hold those).
+        foreach (var a in _refs.Keys) _tensorOver.Remove(a);
         _refs.Clear();
         LiveBytes = PeakBytes = AllocatedBytes = 0;
     }

@@ -54,7 +54,7 @@ public sealed class KernelContext
         // Nothing reads this output: a plain array the GC reclaims, since a pooled buffer would never be returned.
         if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape);
         int n = Kernels.ShapeMath.Size(shape);
-        var t = new Tensor(type, shape, _frame.Pool.Rent(type, n));
+        var t = _frame.Pool.TensorOver(type, shape, _frame.Pool.Rent(type, n));
         SetOutput(i, t);
         return t;
     }
