@@ -78,20 +78,36 @@ internal sealed class BufferPool
 
     public bool Owns(Array a) => _refs.ContainsKey(a);
 
-    private readonly Dictionary<Array, Tensor> _tensorOver = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Tensors made over each pooled buffer, a few per buffer: recycled buffers trade roles (shapes) between runs.</summary>
+    private readonly Dictionary<Array, Tensor?[]> _tensorOver = new(ReferenceEqualityComparer.Instance);
+    private const int TensorsPerBuffer = 4;
 
     /// <summary>
-    /// A tensor over a buffer just rented: the one made over it before when element type and shape agree, else a
-    /// new one. The old one is dead (its buffer was free, so no value refers to it), and a tensor is only its type,
+    /// A tensor over a buffer just rented: one made over it before when element type and shape agree, else a new
+    /// one. The old one is dead (its buffer was free, so no value refers to it), and a tensor is only its type,
     /// shape and buffer, so reusing it is the same as making a new one, minus the allocation.
     /// </summary>
-    public Tensor TensorOver(DataType type, int[] shape, Array buffer)
+    /// <param name="shapeArray">The shape as an array the new tensor may keep, or null to copy <paramref name="shape"/>.</param>
+    public Tensor TensorOver(DataType type, ReadOnlySpan<int> shape, int[]? shapeArray, Array buffer)
     {
-        if (type == DataType.String) return new Tensor(type, shape, buffer); // string buffers are never pooled
-        if (_tensorOver.TryGetValue(buffer, out var t) && t.ElementType == type && t.Shape.AsSpan().SequenceEqual(shape)) return t;
-        t = new Tensor(type, shape, buffer);
-        _tensorOver[buffer] = t;
-        return t;
+        if (type == DataType.String) return new Tensor(type, shapeArray ?? shape.ToArray(), buffer); // string buffers are never pooled
+        if (!_tensorOver.TryGetValue(buffer, out var made)) _tensorOver[buffer] = made = new Tensor?[TensorsPerBuffer];
+        int free = -1;
+        for (int i = 0; i < made.Length; i++)
+        {
+            var t = made[i];
+            if (t is null) { if (free < 0) free = i; continue; }
+            if (t.ElementType == type && t.Shape.AsSpan().SequenceEqual(shape)) return t;
+        }
+        var n = new Tensor(type, shapeArray ?? shape.ToArray(), buffer);
+        if (free < 0)
+        {
+            // All slots taken: the oldest goes (shift down, newest last).
+            Array.Copy(made, 1, made, 0, made.Length - 1);
+            free = made.Length - 1;
+        }
+        made[free] = n;
+        return n;
     }
 
     /// <summary>

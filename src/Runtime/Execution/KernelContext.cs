@@ -54,7 +54,21 @@ public sealed class KernelContext
         // Nothing reads this output: a plain array the GC reclaims, since a pooled buffer would never be returned.
         if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape);
         int n = Kernels.ShapeMath.Size(shape);
-        var t = _frame.Pool.TensorOver(type, shape, _frame.Pool.Rent(type, n));
+        var t = _frame.Pool.TensorOver(type, shape, shape, _frame.Pool.Rent(type, n));
+        SetOutput(i, t);
+        return t;
+    }
+
+    /// <summary>
+    /// Allocates output i of a shape the context copies only when it must: a warm run gets the tensor object (and
+    /// shape array) it made over the same recycled buffer before, so a kernel passing a span allocates nothing.
+    /// </summary>
+    public Tensor OutputUninitialized(int i, DataType type, ReadOnlySpan<int> shape)
+    {
+        if (i >= _step.Outputs.Length) throw Error($"kernel produced output {i} but the node declares {_step.Outputs.Length}");
+        if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape.ToArray());
+        int n = Kernels.ShapeMath.Size(shape);
+        var t = _frame.Pool.TensorOver(type, shape, null, _frame.Pool.Rent(type, n));
         SetOutput(i, t);
         return t;
     }
