@@ -80,7 +80,7 @@ internal sealed class BufferPool
 
     /// <summary>Tensors made over each pooled buffer, a few per buffer: recycled buffers trade roles (shapes) between runs.</summary>
     private readonly Dictionary<Array, Tensor?[]> _tensorOver = new(ReferenceEqualityComparer.Instance);
-    private const int TensorsPerBuffer = 4;
+    private const int TensorsPerBuffer = 8;
 
     /// <summary>
     /// A tensor over a buffer just rented: one made over it before when element type and shape agree, else a new

@@ -87,6 +87,19 @@ public sealed class KernelContext
     }
 
     /// <summary>
+    /// Sets output i to a view of <paramref name="source"/>'s buffer with another shape. Over a pooled buffer a warm run
+    /// gets the view object it made before (a tensor is only type, shape and buffer, so sharing one is safe).
+    /// </summary>
+    public void SetOutputView(int i, Tensor source, ReadOnlySpan<int> shape)
+    {
+        if (Kernels.ShapeMath.Size(shape) != source.Length)
+            throw Error($"cannot view {Kernels.ShapeMath.Format(source.Shape)} as {Kernels.ShapeMath.Format(shape)}");
+        var pool = _frame.Pool;
+        SetOutput(i, pool.Owns(source.Buffer) ? pool.TensorOver(source.ElementType, shape, null, source.Buffer)
+            : new Tensor(source.ElementType, shape.ToArray(), source.Buffer));
+    }
+
+    /// <summary>
     /// Runs a compiled subgraph with the given inputs; outer-scope names resolve through this run. The caller
     /// holds one reference to each returned value and must <see cref="Release"/> it when done (after SetOutput
     /// if it passes it on, which takes its own reference).

@@ -27,6 +27,8 @@ public class Conv : OpKernel
     /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
     private readonly PackedA[]? _packed;
     private readonly Tensor? _packedFrom;
+    /// <summary>The implicit-GEMM source of the last run (immutable; replaced whole by concurrent runs).</summary>
+    private PatchSource? _lastSource;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -64,13 +66,15 @@ public class Conv : OpKernel
         if (c != w.Shape[1] * g) throw ctx.Error($"X has {c} channels but W {ShapeMath.Format(w.Shape)} with group {g} expects {w.Shape[1] * g}");
         if (m % g != 0) throw ctx.Error($"{m} output channels are not divisible by group {g}");
         if (b is not null && (b.Rank != 1 || b.Shape[0] != m)) throw ctx.Error($"B must be [{m}], got {ShapeMath.Format(b.Shape)}");
-        var kernel = w.Shape[2..];
-        if (_attrs.KernelShape is { } ks && !ks.SequenceEqual(kernel.Select(v => (long)v)))
+        var kernel = w.Shape.AsSpan(2);
+        if (_attrs.KernelShape is { } ks && !KernelMatches(ks, kernel))
             throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(w.Shape)}");
         var geo = _attrs.Geometry(ctx, x.Shape, kernel);
-        int[] yShape = [n, m, .. geo.OutShape];
+        Span<int> yShape = stackalloc int[2 + geo.SpatialDims];
+        yShape[0] = n; yShape[1] = m;
+        geo.OutDims.CopyTo(yShape[2..]);
         var z = _acceptsResidual ? ctx.OptionalInput(3) : null;
-        if (z is not null && (z.ElementType != x.ElementType || !z.Shape.SequenceEqual(yShape)))
+        if (z is not null && (z.ElementType != x.ElementType || !z.Shape.AsSpan().SequenceEqual(yShape)))
             throw ctx.Error($"Z {ShapeMath.Format(z.Shape)} must have the output's shape {ShapeMath.Format(yShape)} and X's element type");
         var y = ctx.OutputUninitialized(0, x.ElementType, yShape);
         if (y.Length == 0) return;
@@ -89,6 +93,13 @@ public class Conv : OpKernel
         else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
     }
 
+    private static bool KernelMatches(long[] ks, ReadOnlySpan<int> kernel)
+    {
+        if (ks.Length != kernel.Length) return false;
+        for (int i = 0; i < ks.Length; i++) if (ks[i] != kernel[i]) return false;
+        return true;
+    }
+
     private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed, int threads, float[]? residual)
     {
         var act = _activation;
@@ -96,6 +107,41 @@ public class Conv : OpKernel
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         if (cg == 1 && g > 1)
         {
+            RunDepthwise(x, w, bias, y, n, m, mg, geo, threads, residual, act);
+            return;
+        }
+        if (NarrowConv.Fits(geo))
+        {
+            // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
+            NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
+            return;
+        }
+        bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0 && geo.Stride.AsSpan().IndexOfAnyExcept(1) < 0;
+        if (!direct && packed is not null)
+        {
+            // Implicit GEMM: SGEMM packs its B panels straight from the input, no im2col matrix in memory.
+            for (int img = 0; img < n; img++)
+                for (int gi = 0; gi < g; gi++)
+                {
+                    // Pooled input buffers and the cached geometry repeat between runs: the last source is reused then.
+                    int offset = (img * c + gi * cg) * inSize;
+                    var src = _lastSource is { } last && last.Reads(x, offset, geo) ? last : _lastSource = new PatchSource(x, offset, geo);
+                    var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    ReadOnlySpan<float> rowBias = bias is null ? default : bias.AsSpan(gi * mg, mg);
+                    ReadOnlySpan<float> zg = residual is null ? default : residual.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
+                    Sgemm.Multiply(packed[gi], src, outSize, yg, outSize, rowBias, zg, outSize, act, threads);
+                }
+            return;
+        }
+        RunUnfolded(x, w, bias, y, n, c, m, geo, packed, threads, residual, direct);
+    }
+
+    // The depthwise and im2col paths are apart from Run because their closures (parallel bodies) are allocated on
+    // entry to the method that declares what they capture: the implicit-GEMM path then allocates nothing.
+    private void RunDepthwise(float[] x, float[] w, float[]? bias, float[] y, int n, int m, int mg, ConvGeometry geo, int threads,
+        float[]? residual, FusedActivation act)
+    {
+        int c = m, inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize;
             // Depthwise: channels are independent, so split them across threads, a few channel ranges per thread
             // so that a worker that starts late does not leave the caller waiting on a whole half.
             long work = (long)m * outSize * kSize;
@@ -111,29 +157,14 @@ public class Conv : OpKernel
                     IntraOpPool.For(parts, threads, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
-            return;
-        }
-        if (NarrowConv.Fits(geo))
-        {
-            // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
-            NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
-            return;
-        }
-        bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);
-        if (!direct && packed is not null)
-        {
-            // Implicit GEMM: SGEMM packs its B panels straight from the input, no im2col matrix in memory.
-            for (int img = 0; img < n; img++)
-                for (int gi = 0; gi < g; gi++)
-                {
-                    var src = new PatchSource(x, (img * c + gi * cg) * inSize, geo);
-                    var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
-                    ReadOnlySpan<float> rowBias = bias is null ? default : bias.AsSpan(gi * mg, mg);
-                    ReadOnlySpan<float> zg = residual is null ? default : residual.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
-                    Sgemm.Multiply(packed[gi], src, outSize, yg, outSize, rowBias, zg, outSize, act, threads);
-                }
-            return;
-        }
+    }
+
+    private void RunUnfolded(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed,
+        int threads, float[]? residual, bool direct)
+    {
+        var act = _activation;
+        int g = _group, cg = c / g, mg = m / g;
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         float[]? col = direct ? null : System.Buffers.ArrayPool<float>.Shared.Rent(kg * outSize);
         try
         {
