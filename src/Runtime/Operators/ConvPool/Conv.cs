@@ -107,7 +107,7 @@ public class Conv : OpKernel
         int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         if (cg == 1 && g > 1)
         {
-            RunDepthwise(x, w, bias, y, n, m, mg, geo, threads, residual, act);
+            RunDepthwise(x, w, bias, y, n, c, m, mg, geo, threads, residual, act);
             return;
         }
         if (NarrowConv.Fits(geo))
@@ -138,10 +138,10 @@ public class Conv : OpKernel
 
     // The depthwise and im2col paths are apart from Run because their closures (parallel bodies) are allocated on
     // entry to the method that declares what they capture: the implicit-GEMM path then allocates nothing.
-    private void RunDepthwise(float[] x, float[] w, float[]? bias, float[] y, int n, int m, int mg, ConvGeometry geo, int threads,
+    private static void RunDepthwise(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, int mg, ConvGeometry geo, int threads,
         float[]? residual, FusedActivation act)
     {
-        int c = m, inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize;
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize;
             // Depthwise: channels are independent, so split them across threads, a few channel ranges per thread
             // so that a worker that starts late does not leave the caller waiting on a whole half.
             long work = (long)m * outSize * kSize;
