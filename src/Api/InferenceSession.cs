@@ -17,8 +17,17 @@ namespace NetOnnx;
 /// </example>
 public sealed class InferenceSession : IDisposable
 {
+    /// <summary>The file a weight-releasing session re-reads its model from (null for bytes, streams and IR models).</summary>
+    private readonly string? _modelPath;
+
     public Session Core { get; }
-    public Model Model => Core.Model;
+
+    /// <summary>
+    /// The optimised model. When the session released packed weights from it (<see cref="SessionOptions.ReleaseModelWeights"/>,
+    /// on by default for a file path), each access re-reads the file and optimises it again (a new Model every time);
+    /// a session from bytes or a stream that released weights throws, naming the option.
+    /// </summary>
+    public Model Model => Core.ModelWeightsReleased && _modelPath is not null ? Reload(_modelPath, Options) : Core.Model;
     public IReadOnlyList<ValueInfo> Inputs => Core.Inputs;
     public IReadOnlyList<ValueInfo> Outputs => Core.Outputs;
     public SessionOptions Options => Core.Options;
@@ -27,42 +36,81 @@ public sealed class InferenceSession : IDisposable
     /// <summary>What each optimisation pass did.</summary>
     public IReadOnlyList<PassReport> OptimizationReport { get; }
 
+    /// <summary>Loads a file. Packed weights leave the model unless <see cref="SessionOptions.ReleaseModelWeights"/> is false: the file can give them back.</summary>
     public InferenceSession(string modelPath, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(modelPath)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(modelPath)), options, options?.ReleaseModelWeights ?? true)
+    {
+        _modelPath = Path.GetFullPath(modelPath);
+    }
 
     public InferenceSession(byte[] model, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(model)), options, options?.ReleaseModelWeights ?? false) { }
 
     public InferenceSession(Stream model, SessionOptions? options = null)
-        : this(Timed(() => OnnxModelLoader.Load(model)), options) { }
+        : this(Timed(() => OnnxModelLoader.Load(model)), options, options?.ReleaseModelWeights ?? false) { }
 
     /// <summary>Builds a session over an IR model made in code (it is optimised in place).</summary>
-    public InferenceSession(Model model, SessionOptions? options = null) : this((model, 0.0), options) { }
+    public InferenceSession(Model model, SessionOptions? options = null) : this((model, 0.0), options, options?.ReleaseModelWeights ?? false) { }
 
-    private InferenceSession((Model Model, double ParseMs) loaded, SessionOptions? options)
+    private InferenceSession((Model Model, double ParseMs) loaded, SessionOptions? options, bool releaseModelWeights)
     {
         options ??= new SessionOptions();
         var sw = Stopwatch.StartNew();
-        OptimizationReport = PassManager.CreateDefault().Run(loaded.Model, options.OptimizationLevel, options.DisabledPasses);
+        bool large = HasLargeWeights(loaded.Model);
+        var passes = PassManager.CreateDefault();
+        if (!large)
+        {
+            var garbage = new LoadGarbageLimit();
+            passes.AfterPass = (_, _, _) => garbage.Check();
+        }
+        OptimizationReport = passes.Run(loaded.Model, options.OptimizationLevel, options.DisabledPasses);
         double optimizeMs = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
-        CollectLoadGarbage(loaded.Model);
-        Core = new Session(loaded.Model, options);
+        // Parsing leaves the protobuf copy of every weight as garbage and the optimizer leaves replaced tensors;
+        // kernels then allocate packed copies on top. Collecting first lets those reuse the freed memory
+        // (gpt_tiny_decoder: 63 to 50 MiB). Small models skip it: the collection's own bookkeeping costs more.
+        if (large) GC.Collect();
+        Core = new Session(loaded.Model, options, releaseModelWeights);
         LoadTimings = new LoadTimings(loaded.ParseMs, optimizeMs, sw.Elapsed.TotalMilliseconds);
     }
 
-    /// <summary>
-    /// Parsing leaves the file's bytes and the protobuf copy of every weight as garbage, and the optimizer leaves
-    /// replaced tensors; kernels then allocate packed weight copies on top. Collecting before planning lets those
-    /// allocations reuse the freed memory instead of raising the process's peak (gpt_tiny_decoder: 63 to 50 MiB).
-    /// Small models skip it: there the collection's own bookkeeping costs more resident memory than it frees.
-    /// </summary>
-    private static void CollectLoadGarbage(Model model)
+    /// <summary>Whether the model holds 8 MiB of weights or more: such loads collect garbage in full as they go.</summary>
+    private static bool HasLargeWeights(Model model)
     {
         const long Threshold = 8L << 20;
         long bytes = 0;
         foreach (var t in model.Graph.Initializers.Values)
-            if (t.ElementType != DataType.String && (bytes += (long)t.Length * t.ElementType.SizeOf()) >= Threshold) { GC.Collect(); return; }
+            if (t.ElementType != DataType.String && (bytes += (long)t.Length * t.ElementType.SizeOf()) >= Threshold) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Loading a small model allocates mostly short-lived objects (silero_vad_v5: ~40 MiB for a 2.3 MiB file, most in
+    /// the optimizer's passes), and the GC lets gen0 grow to its budget (tens of MiB on a host with a large cache)
+    /// before it first collects, all of it resident afterwards. A young-generation collection after every few MiB
+    /// keeps the growth near what stays alive (silero peak 28.7 to 20.5 MiB). Models with large weights collect in
+    /// full while importing and planning instead; there this limit measured worse (bert 33 to 37 MiB).
+    /// </summary>
+    private sealed class LoadGarbageLimit
+    {
+        private const long Every = 4L << 20;
+        private long _mark = GC.GetAllocatedBytesForCurrentThread();
+
+        public void Check()
+        {
+            long now = GC.GetAllocatedBytesForCurrentThread();
+            if (now - _mark < Every) return;
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+            _mark = now;
+        }
+    }
+
+    private static Model Reload(string path, SessionOptions options)
+    {
+        var m = OnnxModelLoader.Load(path);
+        PassManager.CreateDefault().Run(m, options.OptimizationLevel, options.DisabledPasses);
+        ShapeInference.InferGraph(m.Graph, m);
+        return m;
     }
 
     private static (Model, double) Timed(Func<Model> load)
@@ -76,6 +124,12 @@ public sealed class InferenceSession : IDisposable
         Core.Run(inputs, outputNames);
 
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Core.Run(inputs);
+
+    /// <inheritdoc cref="Session.Run(IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor})"/>
+    public void Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs) => Core.Run(inputs, outputs);
+
+    /// <inheritdoc cref="Session.Run(IReadOnlyDictionary{string, object}, IReadOnlyDictionary{string, Tensor})"/>
+    public void Run(IReadOnlyDictionary<string, object> inputs, IReadOnlyDictionary<string, Tensor> outputs) => Core.Run(inputs, outputs);
 
     public void Dispose() => Core.Dispose();
 }

@@ -9,6 +9,8 @@ internal sealed class GraphImporter
 {
     private readonly ModelProto _proto;
     private readonly string? _baseDir;
+    private const long CollectEvery = 4L << 20;
+    private long _decodedSinceCollect;
 
     public GraphImporter(ModelProto proto, string? baseDirectory)
     {
@@ -52,6 +54,22 @@ internal sealed class GraphImporter
         {
             if (string.IsNullOrEmpty(init.Name)) throw new ModelLoadException($"graph '{gp.Name}' has an initializer without a name");
             g.Initializers[init.Name] = TensorCodec.FromProto(init, _baseDir);
+            // The proto is ours alone (the loader parsed it for this import): drop its copy of the data as soon as it
+            // is decoded, and collect after every few MiB so the next tensors reuse that memory: parsed and decoded
+            // weights are then never all alive at once (large arrays are only reclaimed by a full collection).
+            _decodedSinceCollect += init.RawData.Length;
+            if (_decodedSinceCollect >= CollectEvery)
+            {
+                init.RawData = Google.Protobuf.ByteString.Empty;
+                GC.Collect();
+                _decodedSinceCollect = 0;
+            }
+            init.RawData = Google.Protobuf.ByteString.Empty;
+            init.FloatData.Clear();
+            init.Int64Data.Clear();
+            init.Int32Data.Clear();
+            init.DoubleData.Clear();
+            init.Uint64Data.Clear();
         }
         foreach (var sp in gp.SparseInitializer)
         {

@@ -23,6 +23,8 @@ public sealed class ConvGeometry
 
     /// <summary>The output spatial shape in the original rank.</summary>
     public int[] OutShape => Out[(Rank - SpatialDims)..];
+    /// <summary><see cref="OutShape"/> without a copy.</summary>
+    public ReadOnlySpan<int> OutDims => Out.AsSpan(Rank - SpatialDims);
 
     /// <summary>
     /// Output sizes and pads of a window sliding over <paramref name="input"/>. autoPad is NOTSET, VALID,

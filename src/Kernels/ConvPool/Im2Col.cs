@@ -102,6 +102,9 @@ public sealed class PatchSource : Gemm.IPanelSource
     private readonly int[]? _colOf;
 
     /// <summary>x[offset ..] holds the channels of the image/group in [C, spatial...] order.</summary>
+    /// <summary>Whether this source reads the same input at the same offset with the same geometry (so it can be used again).</summary>
+    public bool Reads(float[] x, int offset, ConvGeometry g) => ReferenceEquals(_x, x) && _offset == offset && ReferenceEquals(_g, g);
+
     public PatchSource(float[] x, int offset, ConvGeometry g)
     {
         _x = x; _offset = offset; _g = g;

@@ -45,33 +45,27 @@ public static class Broadcasting
         if (a.Length == n && b.Length == n) { Flat<T, TOp>(a, b, dst); return; }
         if (b.Length == 1) { ScalarRight<T, TOp>(a, b[0], dst); return; }
         if (a.Length == 1) { ScalarLeft<T, TOp>(a[0], b, dst); return; }
-        // Inner-dimension rows: apply the vector loop per contiguous row where one side repeats.
-        Collapse(aShape, bShape, outShape, out var ca, out var cb, out var co);
-        int r = co.Length;
+        // Inner-dimension rows: apply the vector loop per contiguous row where one side repeats. The collapsed
+        // shapes and strides live on the stack: nothing is allocated per call.
+        int cap = Math.Max(1, outShape.Length);
+        Span<int> buf = cap <= 16 ? stackalloc int[6 * 16] : new int[6 * cap];
+        int r = CollapseInto(aShape, bShape, outShape, buf.Slice(0, cap), buf.Slice(cap, cap), buf.Slice(2 * cap, cap));
+        var ca = buf.Slice(0, r); var cb = buf.Slice(cap, r); var co = buf.Slice(2 * cap, r);
         int inner = co[r - 1];
         bool aRow = ca[r - 1] == inner, bRow = cb[r - 1] == inner;
-        if (aRow && bRow && inner >= 16)
+        bool rowsBoth = aRow && bRow && inner >= 16;
+        if (rowsBoth || (inner >= 16 && (ca[r - 1] == 1 || cb[r - 1] == 1) && (aRow || bRow)))
         {
             int rows = n / inner;
-            var aStr = BroadcastStridesCollapsed(ca, co); var bStr = BroadcastStridesCollapsed(cb, co);
-            Span<int> idx = stackalloc int[r];
+            var aStr = buf.Slice(3 * cap, r); var bStr = buf.Slice(4 * cap, r);
+            StridesInto(ca, co, aStr); StridesInto(cb, co, bStr);
+            var idx = buf.Slice(5 * cap, r);
+            idx.Clear();
             int ao = 0, bo = 0;
             for (int row = 0; row < rows; row++)
             {
-                Flat<T, TOp>(a.Slice(ao, inner), b.Slice(bo, inner), dst.Slice(row * inner, inner));
-                Advance(idx, co, aStr, bStr, r - 2, ref ao, ref bo);
-            }
-            return;
-        }
-        if (inner >= 16 && (ca[r - 1] == 1 || cb[r - 1] == 1) && (aRow || bRow))
-        {
-            int rows = n / inner;
-            var aStr = BroadcastStridesCollapsed(ca, co); var bStr = BroadcastStridesCollapsed(cb, co);
-            Span<int> idx = stackalloc int[r];
-            int ao = 0, bo = 0;
-            for (int row = 0; row < rows; row++)
-            {
-                if (aRow) ScalarRight<T, TOp>(a.Slice(ao, inner), b[bo], dst.Slice(row * inner, inner));
+                if (rowsBoth) Flat<T, TOp>(a.Slice(ao, inner), b.Slice(bo, inner), dst.Slice(row * inner, inner));
+                else if (aRow) ScalarRight<T, TOp>(a.Slice(ao, inner), b[bo], dst.Slice(row * inner, inner));
                 else ScalarLeft<T, TOp>(a[ao], b.Slice(bo, inner), dst.Slice(row * inner, inner));
                 Advance(idx, co, aStr, bStr, r - 2, ref ao, ref bo);
             }
@@ -80,7 +74,7 @@ public static class Broadcasting
         General<T, T, TOp>(a, aShape, b, bShape, dst, outShape);
     }
 
-    private static void Advance(Span<int> idx, int[] shape, int[] aStr, int[] bStr, int dim, ref int ao, ref int bo)
+    private static void Advance(Span<int> idx, ReadOnlySpan<int> shape, ReadOnlySpan<int> aStr, ReadOnlySpan<int> bStr, int dim, ref int ao, ref int bo)
     {
         for (int d = dim; d >= 0; d--)
         {
@@ -154,10 +148,12 @@ public static class Broadcasting
     public static void General<T, TResult, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<int> aShape, ReadOnlySpan<T> b, ReadOnlySpan<int> bShape,
         Span<TResult> dst, ReadOnlySpan<int> outShape) where TOp : IBinaryOperator<T, TResult>
     {
-        Collapse(aShape, bShape, outShape, out var ca, out var cb, out var co);
-        int r = co.Length;
-        var aStr = BroadcastStridesCollapsed(ca, co);
-        var bStr = BroadcastStridesCollapsed(cb, co);
+        int cap = Math.Max(1, outShape.Length);
+        Span<int> buf = cap <= 16 ? stackalloc int[5 * 16] : new int[5 * cap];
+        int r = CollapseInto(aShape, bShape, outShape, buf.Slice(0, cap), buf.Slice(cap, cap), buf.Slice(2 * cap, cap));
+        var ca = buf.Slice(0, r); var cb = buf.Slice(cap, r); var co = buf.Slice(2 * cap, r);
+        var aStr = buf.Slice(3 * cap, r); var bStr = buf.Slice(4 * cap, r);
+        StridesInto(ca, co, aStr); StridesInto(cb, co, bStr);
         int inner = co[r - 1], ia = aStr[r - 1], ib = bStr[r - 1];
         int rows = dst.Length / inner;
         Span<int> idx = stackalloc int[r];
@@ -174,37 +170,45 @@ public static class Broadcasting
     public static void Collapse(ReadOnlySpan<int> aShape, ReadOnlySpan<int> bShape, ReadOnlySpan<int> outShape,
         out int[] ca, out int[] cb, out int[] co)
     {
-        int r = outShape.Length;
-        var la = new List<int>(r); var lb = new List<int>(r); var lo = new List<int>(r);
+        int cap = Math.Max(1, outShape.Length);
+        var buf = new int[3 * cap];
+        int r = CollapseInto(aShape, bShape, outShape, buf.AsSpan(0, cap), buf.AsSpan(cap, cap), buf.AsSpan(2 * cap, cap));
+        ca = buf.AsSpan(0, r).ToArray(); cb = buf.AsSpan(cap, r).ToArray(); co = buf.AsSpan(2 * cap, r).ToArray();
+    }
+
+    /// <summary><see cref="Collapse"/> into caller buffers of at least max(1, rank) elements; returns the collapsed rank.</summary>
+    private static int CollapseInto(ReadOnlySpan<int> aShape, ReadOnlySpan<int> bShape, ReadOnlySpan<int> outShape,
+        Span<int> la, Span<int> lb, Span<int> lo)
+    {
+        int r = outShape.Length, c = 0;
         for (int i = 0; i < r; i++)
         {
             int da = i < r - aShape.Length ? 1 : aShape[i - (r - aShape.Length)];
             int db = i < r - bShape.Length ? 1 : bShape[i - (r - bShape.Length)];
             int d = outShape[i];
             if (d == 1) continue;
-            if (lo.Count > 0)
+            if (c > 0)
             {
-                int k = lo.Count - 1;
+                int k = c - 1;
                 bool prevA = la[k] == lo[k], prevB = lb[k] == lo[k];
                 bool curA = da == d, curB = db == d;
                 if (prevA == curA && prevB == curB) { la[k] *= da; lb[k] *= db; lo[k] *= d; continue; }
             }
-            la.Add(da); lb.Add(db); lo.Add(d);
+            la[c] = da; lb[c] = db; lo[c] = d;
+            c++;
         }
-        if (lo.Count == 0) { la.Add(1); lb.Add(1); lo.Add(1); }
-        ca = la.ToArray(); cb = lb.ToArray(); co = lo.ToArray();
+        if (c == 0) { la[0] = 1; lb[0] = 1; lo[0] = 1; c = 1; }
+        return c;
     }
 
-    private static int[] BroadcastStridesCollapsed(int[] s, int[] o)
+    private static void StridesInto(ReadOnlySpan<int> s, ReadOnlySpan<int> o, Span<int> st)
     {
-        var st = new int[o.Length];
         int acc = 1;
         for (int i = o.Length - 1; i >= 0; i--)
         {
             st[i] = s[i] == 1 && o[i] != 1 ? 0 : acc;
             acc *= s[i];
         }
-        return st;
     }
 
     /// <summary>Element-wise unary loop with SIMD.</summary>

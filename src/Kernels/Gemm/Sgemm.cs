@@ -438,6 +438,14 @@ public static unsafe class Sgemm
             Serial(transA, transB, m, n, k, alpha, a, lda, paData, paMPad, 0, b, ldb, beta, c, ldc, epi, src, 0, pbk);
             return;
         }
+        RunThreaded(transA, transB, m, n, k, alpha, a, lda, paData, paMPad, b, ldb, beta, c, ldc, t, splitColumns, epi, src, pbk);
+    }
+
+    // Apart from Run so that the closures' captured state is only allocated when threads are used: the
+    // compiler creates it on entry to the method that declares the captured parameters.
+    private static void RunThreaded(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* paData, int paMPad,
+        float* b, int ldb, float beta, float* c, int ldc, int t, bool splitColumns, Epilogue epi, IPanelSource? src, PackedB? pbk)
+    {
         // Split the larger dimension into tile-aligned chunks, one serial GEMM per chunk. Several chunks per thread,
         // taken dynamically: on a busy host a worker often starts late or is descheduled, and with exactly one chunk
         // per thread the caller would then sit idle waiting for it instead of taking over the remaining chunks.

@@ -29,7 +29,7 @@ public static class RuntimeTelemetry
         var a = ActivitySource.StartActivity(RunActivityName, ActivityKind.Internal);
         if (a is not null)
         {
-            a.SetTag("netonnx.model", session.Model.Graph.Name);
+            a.SetTag("netonnx.model", session.GraphName);
             a.SetTag("netonnx.threads", session.Options.EffectiveThreads);
         }
         return a;
@@ -39,15 +39,15 @@ public static class RuntimeTelemetry
     internal static double RunEnded(Session session, long startTimestamp)
     {
         double ms = Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;
-        if (RunDuration.Enabled) RunDuration.Record(ms, new KeyValuePair<string, object?>("model", session.Model.Graph.Name));
-        if (Runs.Enabled) Runs.Add(1, new KeyValuePair<string, object?>("model", session.Model.Graph.Name));
+        if (RunDuration.Enabled) RunDuration.Record(ms, new KeyValuePair<string, object?>("model", session.GraphName));
+        if (Runs.Enabled) Runs.Add(1, new KeyValuePair<string, object?>("model", session.GraphName));
         return ms;
     }
 
     internal static void RunFailed(Session session, Activity? activity, Exception e)
     {
         if (Errors.Enabled)
-            Errors.Add(1, new KeyValuePair<string, object?>("model", session.Model.Graph.Name),
+            Errors.Add(1, new KeyValuePair<string, object?>("model", session.GraphName),
                 new KeyValuePair<string, object?>("error", e.GetType().Name));
         activity?.SetStatus(ActivityStatusCode.Error, e.Message);
     }

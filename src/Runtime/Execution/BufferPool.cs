@@ -17,6 +17,13 @@ internal sealed class BufferPool
     public long AllocatedBytes { get; private set; }
 
     private readonly Dictionary<int, Stack<object?[]>> _slotArrays = [];
+    private RunState? _run;
+    /// <summary>Top-level frame and kernel context kept for the next run of the same plan (so a warm run allocates neither).</summary>
+    internal Frame? TopFrame;
+
+    /// <summary>The run state of an unprofiled run on this pool, made once (a pool serves one run at a time).</summary>
+    public RunState RunState(int threads) =>
+        _run is { } r && r.Threads == threads ? r : _run = new RunState { Threads = threads, Pool = this };
 
     /// <summary>A cleared value array for one execution of a plan (subgraph bodies run many times per run).</summary>
     public object?[] RentSlots(int length)
@@ -71,6 +78,38 @@ internal sealed class BufferPool
 
     public bool Owns(Array a) => _refs.ContainsKey(a);
 
+    /// <summary>Tensors made over each pooled buffer, a few per buffer: recycled buffers trade roles (shapes) between runs.</summary>
+    private readonly Dictionary<Array, Tensor?[]> _tensorOver = new(ReferenceEqualityComparer.Instance);
+    private const int TensorsPerBuffer = 8;
+
+    /// <summary>
+    /// A tensor over a buffer just rented: one made over it before when element type and shape agree, else a new
+    /// one. The old one is dead (its buffer was free, so no value refers to it), and a tensor is only its type,
+    /// shape and buffer, so reusing it is the same as making a new one, minus the allocation.
+    /// </summary>
+    /// <param name="shapeArray">The shape as an array the new tensor may keep, or null to copy <paramref name="shape"/>.</param>
+    public Tensor TensorOver(DataType type, ReadOnlySpan<int> shape, int[]? shapeArray, Array buffer)
+    {
+        if (type == DataType.String) return new Tensor(type, shapeArray ?? shape.ToArray(), buffer); // string buffers are never pooled
+        if (!_tensorOver.TryGetValue(buffer, out var made)) _tensorOver[buffer] = made = new Tensor?[TensorsPerBuffer];
+        int free = -1;
+        for (int i = 0; i < made.Length; i++)
+        {
+            var t = made[i];
+            if (t is null) { if (free < 0) free = i; continue; }
+            if (t.ElementType == type && t.Shape.AsSpan().SequenceEqual(shape)) return t;
+        }
+        var n = new Tensor(type, shapeArray ?? shape.ToArray(), buffer);
+        if (free < 0)
+        {
+            // All slots taken: the oldest goes (shift down, newest last).
+            Array.Copy(made, 1, made, 0, made.Length - 1);
+            free = made.Length - 1;
+        }
+        made[free] = n;
+        return n;
+    }
+
     /// <summary>
     /// Readies the pool for another run. Buffers still referenced (outputs handed to the caller, values that
     /// outlived the run) are forgotten so they are never reused; released buffers stay on the free lists, so
@@ -78,6 +117,8 @@ internal sealed class BufferPool
     /// </summary>
     public void ResetForReuse()
     {
+        // Buffers still referenced leave the pool; so do the tensors over them (the caller may hold those).
+        foreach (var a in _refs.Keys) _tensorOver.Remove(a);
         _refs.Clear();
         LiveBytes = PeakBytes = AllocatedBytes = 0;
     }

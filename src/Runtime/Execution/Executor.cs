@@ -14,7 +14,9 @@ internal sealed class RunState
 internal sealed class Frame
 {
     public required ExecutionPlan Plan { get; init; }
-    public required object?[] Values { get; init; }
+    public required object?[] Values { get; set; }
+    /// <summary>The context the executor moves from step to step (kept with a reused top-level frame).</summary>
+    public KernelContext? Context { get; set; }
     public Frame? Parent { get; init; }
     public required RunState Run { get; init; }
     public BufferPool Pool => Run.Pool;
@@ -33,7 +35,7 @@ internal static class Executor
     public static object?[] Run(ExecutionPlan plan, IReadOnlyList<object?> inputs, Frame? parent, RunState run)
     {
         var values = run.Pool.RentSlots(plan.SlotNames.Length);
-        var frame = new Frame { Plan = plan, Values = values, Parent = parent, Run = run };
+        var frame = TopFrame(plan, values, parent, run) ?? new Frame { Plan = plan, Values = values, Parent = parent, Run = run };
         for (int i = 0; i < plan.Constants.Length; i++) values[i] = plan.Constants[i];
         for (int i = 0; i < plan.OuterSlots.Length; i++)
         {
@@ -43,10 +45,10 @@ internal static class Executor
         for (int i = 0; i < plan.InputSlots.Length && i < inputs.Count; i++)
             if (inputs[i] is not null) values[plan.InputSlots[i]] = inputs[i];
 
-        KernelContext? ctx = null;
+        KernelContext? ctx = frame.Context;
         foreach (var step in plan.Steps)
         {
-            if (ctx is null) ctx = new KernelContext(frame, step);
+            if (ctx is null) ctx = frame.Context = new KernelContext(frame, step);
             else ctx.MoveTo(step);
             long t0 = run.Timings is null ? 0 : Stopwatch.GetTimestamp();
             try
@@ -73,7 +75,7 @@ internal static class Executor
             }
         }
 
-        var outs = new object?[plan.OutputSlots.Length];
+        var outs = run.Pool.RentSlots(plan.OutputSlots.Length);
         for (int i = 0; i < outs.Length; i++) outs[i] = values[plan.OutputSlots[i]];
         if (parent is not null)
         {
@@ -84,6 +86,19 @@ internal static class Executor
         }
         run.Pool.ReturnSlots(values);
         return outs;
+    }
+
+    /// <summary>
+    /// The pool's frame for a top-level run of <paramref name="plan"/> (kept with its kernel context between runs),
+    /// or null for subgraph frames, which nest and so are made per call.
+    /// </summary>
+    private static Frame? TopFrame(ExecutionPlan plan, object?[] values, Frame? parent, RunState run)
+    {
+        if (parent is not null) return null;
+        var f = run.Pool.TopFrame;
+        if (f is null || f.Plan != plan || f.Run != run) return run.Pool.TopFrame = new Frame { Plan = plan, Values = values, Parent = null, Run = run };
+        f.Values = values;
+        return f;
     }
 
     // Profiling only: kept out of the loop body so the unprofiled path stays a single null check.

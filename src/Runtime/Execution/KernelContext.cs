@@ -54,7 +54,21 @@ public sealed class KernelContext
         // Nothing reads this output: a plain array the GC reclaims, since a pooled buffer would never be returned.
         if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape);
         int n = Kernels.ShapeMath.Size(shape);
-        var t = new Tensor(type, shape, _frame.Pool.Rent(type, n));
+        var t = _frame.Pool.TensorOver(type, shape, shape, _frame.Pool.Rent(type, n));
+        SetOutput(i, t);
+        return t;
+    }
+
+    /// <summary>
+    /// Allocates output i of a shape the context copies only when it must: a warm run gets the tensor object (and
+    /// shape array) it made over the same recycled buffer before, so a kernel passing a span allocates nothing.
+    /// </summary>
+    public Tensor OutputUninitialized(int i, DataType type, ReadOnlySpan<int> shape)
+    {
+        if (i >= _step.Outputs.Length) throw Error($"kernel produced output {i} but the node declares {_step.Outputs.Length}");
+        if (_step.Outputs[i] < 0) return Tensor.Zeros(type, shape.ToArray());
+        int n = Kernels.ShapeMath.Size(shape);
+        var t = _frame.Pool.TensorOver(type, shape, null, _frame.Pool.Rent(type, n));
         SetOutput(i, t);
         return t;
     }
@@ -70,6 +84,19 @@ public sealed class KernelContext
         if (old is not null) _frame.Pool.Release(old);
         _frame.Pool.AddRef(value);
         _frame.Values[slot] = value;
+    }
+
+    /// <summary>
+    /// Sets output i to a view of <paramref name="source"/>'s buffer with another shape. Over a pooled buffer a warm run
+    /// gets the view object it made before (a tensor is only type, shape and buffer, so sharing one is safe).
+    /// </summary>
+    public void SetOutputView(int i, Tensor source, ReadOnlySpan<int> shape)
+    {
+        if (Kernels.ShapeMath.Size(shape) != source.Length)
+            throw Error($"cannot view {Kernels.ShapeMath.Format(source.Shape)} as {Kernels.ShapeMath.Format(shape)}");
+        var pool = _frame.Pool;
+        SetOutput(i, pool.Owns(source.Buffer) ? pool.TensorOver(source.ElementType, shape, null, source.Buffer)
+            : new Tensor(source.ElementType, shape.ToArray(), source.Buffer));
     }
 
     /// <summary>

@@ -10,10 +10,13 @@ public sealed class Planner
     private readonly SessionOptions _options;
     private readonly KernelRegistry _registry;
     private readonly IExecutionProvider? _provider;
+    private readonly bool _releaseWeights;
 
-    public Planner(Model model, SessionOptions options)
+    /// <param name="releaseModelWeights">Remove packed weights from the model's graph as planning goes (see <see cref="SessionOptions.ReleaseModelWeights"/>).</param>
+    public Planner(Model model, SessionOptions options, bool releaseModelWeights = false)
     {
         _model = model;
+        _releaseWeights = releaseModelWeights;
         _options = options;
         _registry = options.Kernels ?? KernelRegistry.Default;
         _provider = ExecutionProviders.Resolve(options);
@@ -61,6 +64,7 @@ public sealed class Planner
         foreach (var (k, v) in evaluated) known[k] = v;
         // Control flow bodies stay on the CPU: only the top-level graph is partitioned.
         var units = _provider is null || isSubgraph ? order.Select(n => (IReadOnlyList<Node>)[n]).ToList() : Partition(graph, order, outerTypes);
+        var weightRelease = !isSubgraph && _releaseWeights ? new WeightRelease(graph, order) : null;
         foreach (var unit in units)
         {
             if (unit.Count > 1 || (unit.Count == 1 && _claimed.Contains(unit[0])))
@@ -85,6 +89,7 @@ public sealed class Planner
             for (int k = 0; k < node.Inputs.Count; k++)
                 if (node.Inputs[k].Length > 0)
                     releasable[node.Inputs[k]] = (released?.Contains(k) ?? false) && releasable.GetValueOrDefault(node.Inputs[k], true);
+            weightRelease?.Planned(node, releasable, known);
             var reads = new List<int>();
             foreach (var g in graph.Subgraphs(node))
                 foreach (var r in g.OuterScopeReads())
@@ -123,7 +128,7 @@ public sealed class Planner
         foreach (var (k, v) in evaluated) constants[slotOf[k]] = v;
         // Packed initializers: only top-level ones that are neither graph inputs (a caller may feed them) nor
         // outputs, and that every reader packed. Subgraph plans keep theirs (their readers are not all seen here).
-        var releasedNames = new List<string>();
+        var releasedNames = new List<string>(weightRelease?.Dropped ?? []);
         if (!isSubgraph)
         {
             foreach (var o in graph.Outputs) releasable[o.Name] = false;

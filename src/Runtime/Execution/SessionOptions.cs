@@ -31,5 +31,13 @@ public sealed class SessionOptions
     /// </summary>
     public bool UseWinogradConvolution { get; set; } = true;
 
+    /// <summary>
+    /// Drop the model's copy of each weight that every reader packed into its own form, as soon as the last of those
+    /// kernels is created, so such weights are held once (packed) instead of twice. Null (default): on for
+    /// InferenceSession over a file path (its Model re-reads the file when asked for), off otherwise (a caller's
+    /// Model stays whole; bytes and streams cannot be re-read). After a release, Session.Model throws.
+    /// </summary>
+    public bool? ReleaseModelWeights { get; set; }
+
     public int EffectiveThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 }

@@ -32,6 +32,8 @@ public class Conv : OpKernel
     private readonly bool _winogradAllowed;
     /// <summary>The constant weights transformed for Winograd, made when a shape that gains first needs it.</summary>
     private WinogradFilter? _winograd;
+    /// <summary>The implicit-GEMM source of the last run (immutable; replaced whole by concurrent runs).</summary>
+    private PatchSource? _lastSource;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -85,13 +87,15 @@ public class Conv : OpKernel
         if (c != w.Shape[1] * g) throw ctx.Error($"X has {c} channels but W {ShapeMath.Format(w.Shape)} with group {g} expects {w.Shape[1] * g}");
         if (m % g != 0) throw ctx.Error($"{m} output channels are not divisible by group {g}");
         if (b is not null && (b.Rank != 1 || b.Shape[0] != m)) throw ctx.Error($"B must be [{m}], got {ShapeMath.Format(b.Shape)}");
-        var kernel = w.Shape[2..];
-        if (_attrs.KernelShape is { } ks && !ks.SequenceEqual(kernel.Select(v => (long)v)))
+        var kernel = w.Shape.AsSpan(2);
+        if (_attrs.KernelShape is { } ks && !KernelMatches(ks, kernel))
             throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(w.Shape)}");
         var geo = _attrs.Geometry(ctx, x.Shape, kernel);
-        int[] yShape = [n, m, .. geo.OutShape];
+        Span<int> yShape = stackalloc int[2 + geo.SpatialDims];
+        yShape[0] = n; yShape[1] = m;
+        geo.OutDims.CopyTo(yShape[2..]);
         var z = _acceptsResidual ? ctx.OptionalInput(3) : null;
-        if (z is not null && (z.ElementType != x.ElementType || !z.Shape.SequenceEqual(yShape)))
+        if (z is not null && (z.ElementType != x.ElementType || !z.Shape.AsSpan().SequenceEqual(yShape)))
             throw ctx.Error($"Z {ShapeMath.Format(z.Shape)} must have the output's shape {ShapeMath.Format(yShape)} and X's element type");
         var y = ctx.OutputUninitialized(0, x.ElementType, yShape);
         if (y.Length == 0) return;
@@ -110,32 +114,25 @@ public class Conv : OpKernel
         else throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
     }
 
+    private static bool KernelMatches(long[] ks, ReadOnlySpan<int> kernel)
+    {
+        if (ks.Length != kernel.Length) return false;
+        for (int i = 0; i < ks.Length; i++) if (ks[i] != kernel[i]) return false;
+        return true;
+    }
+
     private void Run(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, bool constantWeights, int threads, float[]? residual)
     {
         var packed = constantWeights ? _packed : null;
         var act = _activation;
         int g = _group, cg = c / g, mg = m / g;
-        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize;
         if (cg == 1 && g > 1)
         {
-            // Depthwise: channels are independent, so split them across threads, a few channel ranges per thread
-            // so that a worker that starts late does not leave the caller waiting on a whole half.
-            long work = (long)m * outSize * kSize;
-            threads = Math.Max(1, threads);
-            int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min(m, 4 * threads));
-            for (int img = 0; img < n; img++)
-            {
-                var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
-                var yi = new Memory<float>(y, img * m * outSize, m * outSize);
-                var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
-                if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m, zi.Span, act);
-                else
-                    IntraOpPool.For(parts, threads, p =>
-                        Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
-            }
+            RunDepthwise(x, w, bias, y, n, c, m, mg, geo, threads, residual, act);
             return;
         }
-        if (g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.All(v => v == 0))
+        if (g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0)
         {
             // A fully connected layer on a 1x1 map (squeeze-excite): one row times W^T per image, W streamed
             // eight rows at a time; bias and residual are the accumulated-into output (beta = 1).
@@ -165,34 +162,19 @@ public class Conv : OpKernel
         }
         if (PhasedConv.PreferredOverGemm(geo, cg, mg))
         {
-            // Few weights per output channel: direct convolution beats packing image patches for a GEMM. Output
-            // channel ranges in multiples of 4 (its 4-channel register blocks) across threads.
-            long work = (long)m * outSize * kg;
-            threads = Math.Max(1, threads);
-            int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min((m + 3) / 4, 4 * threads));
-            for (int img = 0; img < n; img++)
-            {
-                var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
-                var yi = new Memory<float>(y, img * m * outSize, m * outSize);
-                var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
-                if (parts == 1) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, 0, m, zi.Span, act);
-                else
-                    IntraOpPool.For(parts, threads, p =>
-                    {
-                        int o0 = (int)((long)m * p / parts) & ~3, o1 = p == parts - 1 ? m : (int)((long)m * (p + 1) / parts) & ~3;
-                        if (o1 > o0) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, o0, o1, zi.Span, act);
-                    });
-            }
+            RunPhased(x, w, bias, y, n, c, m, cg, mg, geo, threads, residual, act);
             return;
         }
-        bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.All(v => v == 0) && geo.Stride.All(v => v == 1);
+        bool direct = kSize == 1 && geo.InSize == outSize && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0 && geo.Stride.AsSpan().IndexOfAnyExcept(1) < 0;
         if (!direct && packed is not null)
         {
             // Implicit GEMM: SGEMM packs its B panels straight from the input, no im2col matrix in memory.
             for (int img = 0; img < n; img++)
                 for (int gi = 0; gi < g; gi++)
                 {
-                    var src = new PatchSource(x, (img * c + gi * cg) * inSize, geo);
+                    // Pooled input buffers and the cached geometry repeat between runs: the last source is reused then.
+                    int offset = (img * c + gi * cg) * inSize;
+                    var src = _lastSource is { } last && last.Reads(x, offset, geo) ? last : _lastSource = new PatchSource(x, offset, geo);
                     var yg = y.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
                     ReadOnlySpan<float> rowBias = bias is null ? default : bias.AsSpan(gi * mg, mg);
                     ReadOnlySpan<float> zg = residual is null ? default : residual.AsSpan((img * m + gi * mg) * outSize, mg * outSize);
@@ -200,6 +182,62 @@ public class Conv : OpKernel
                 }
             return;
         }
+        RunUnfolded(x, w, bias, y, n, c, m, geo, packed, threads, residual, direct);
+    }
+
+    // The depthwise, phased and im2col paths are apart from Run because their closures (parallel bodies) are
+    // allocated on entry to the method that declares what they capture: the other paths then allocate nothing.
+    private static void RunDepthwise(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, int mg, ConvGeometry geo, int threads,
+        float[]? residual, FusedActivation act)
+    {
+        // Depthwise: channels are independent, so split them across threads, a few channel ranges per thread
+        // so that a worker that starts late does not leave the caller waiting on a whole half.
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize;
+        long work = (long)m * outSize * kSize;
+        threads = Math.Max(1, threads);
+        int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min(m, 4 * threads));
+        for (int img = 0; img < n; img++)
+        {
+            var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
+            var yi = new Memory<float>(y, img * m * outSize, m * outSize);
+            var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
+            if (parts == 1) Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, 0, m, zi.Span, act);
+            else
+                IntraOpPool.For(parts, threads, p =>
+                    Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
+        }
+    }
+
+    private static void RunPhased(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, int cg, int mg, ConvGeometry geo, int threads,
+        float[]? residual, FusedActivation act)
+    {
+        // Few weights per output channel: direct convolution beats packing image patches for a GEMM. Output
+        // channel ranges in multiples of 4 (its 4-channel register blocks) across threads.
+        int inSize = geo.InSize, outSize = geo.OutSize;
+        long work = (long)m * outSize * cg * geo.KernelSize;
+        threads = Math.Max(1, threads);
+        int parts = threads == 1 ? 1 : (int)Math.Clamp(work / (1 << 18), 1, Math.Min((m + 3) / 4, 4 * threads));
+        for (int img = 0; img < n; img++)
+        {
+            var xi = new ReadOnlyMemory<float>(x, img * c * inSize, c * inSize);
+            var yi = new Memory<float>(y, img * m * outSize, m * outSize);
+            var zi = residual is null ? default : new ReadOnlyMemory<float>(residual, img * m * outSize, m * outSize);
+            if (parts == 1) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, 0, m, zi.Span, act);
+            else
+                IntraOpPool.For(parts, threads, p =>
+                {
+                    int o0 = (int)((long)m * p / parts) & ~3, o1 = p == parts - 1 ? m : (int)((long)m * (p + 1) / parts) & ~3;
+                    if (o1 > o0) PhasedConv.Run(xi.Span, w, bias, cg, mg, geo, yi.Span, o0, o1, zi.Span, act);
+                });
+        }
+    }
+
+    private void RunUnfolded(float[] x, float[] w, float[]? bias, float[] y, int n, int c, int m, ConvGeometry geo, PackedA[]? packed,
+        int threads, float[]? residual, bool direct)
+    {
+        var act = _activation;
+        int g = _group, cg = c / g, mg = m / g;
+        int inSize = geo.InSize, outSize = geo.OutSize, kSize = geo.KernelSize, kg = cg * kSize;
         float[]? col = direct ? null : System.Buffers.ArrayPool<float>.Shared.Rent(kg * outSize);
         try
         {

@@ -22,7 +22,9 @@ public sealed class MaxPool : OpKernel
     {
         var x = ctx.Input(0);
         var geo = _attrs.Geometry(ctx, x.Shape, _attrs.KernelFromAttribute(ctx));
-        int[] shape = [x.Shape[0], x.Shape[1], .. geo.OutShape];
+        Span<int> shape = stackalloc int[2 + geo.SpatialDims];
+        shape[0] = x.Shape[0]; shape[1] = x.Shape[1];
+        geo.OutDims.CopyTo(shape[2..]);
         var y = ctx.OutputUninitialized(0, x.ElementType, shape);
         Span<long> idx = default;
         if (ctx.IsOutputRequested(1)) idx = ctx.OutputUninitialized(1, DataType.Int64, shape).Span<long>();
@@ -30,9 +32,7 @@ public sealed class MaxPool : OpKernel
         switch (x.ElementType)
         {
             case DataType.Float when idx.IsEmpty && Pooling.HasRowKernel(geo) && x.Buffer is float[] xa && y.Buffer is float[] ya:
-                // Planes are independent: split them across the intra-op threads.
-                IntraOpPool.ForRanges(planes, ctx.Threads, (p0, p1) => Pooling.MaxRows512(xa, ya, p0, p1, geo),
-                    work: (long)y.Length * geo.KernelSize);
+                MaxRows(xa, ya, planes, geo, ctx.Threads, (long)y.Length * geo.KernelSize);
                 break;
             case DataType.Float when idx.IsEmpty: Pooling.MaxFloat(x.ReadOnlySpan<float>(), y.Span<float>(), planes, geo); break;
             case DataType.Float: Pooling.Max(x.ReadOnlySpan<float>(), y.Span<float>(), idx, planes, geo, _columnMajor); break;
@@ -50,6 +50,16 @@ public sealed class MaxPool : OpKernel
             default: throw ctx.Error($"element type {x.ElementType.OnnxName()} is not supported");
         }
     }
+
+    /// <summary>Planes are independent: split them across the intra-op threads (apart so the closure is only made when threaded).</summary>
+    private static void MaxRows(float[] xa, float[] ya, int planes, ConvGeometry geo, int threads, long work)
+    {
+        if (threads <= 1) Pooling.MaxRows512(xa, ya, 0, planes, geo);
+        else MaxRowsThreaded(xa, ya, planes, geo, threads, work);
+    }
+
+    private static void MaxRowsThreaded(float[] xa, float[] ya, int planes, ConvGeometry geo, int threads, long work) =>
+        IntraOpPool.ForRanges(planes, threads, (p0, p1) => Pooling.MaxRows512(xa, ya, p0, p1, geo), work);
 }
 
 /// <summary>AveragePool (count_include_pad, ceil_mode, dilations) and LpPool share one loop.</summary>
@@ -70,7 +80,9 @@ public abstract class AverageLpPoolBase : OpKernel
     {
         var x = ctx.Input(0);
         var geo = _attrs.Geometry(ctx, x.Shape, _attrs.KernelFromAttribute(ctx));
-        int[] shape = [x.Shape[0], x.Shape[1], .. geo.OutShape];
+        Span<int> shape = stackalloc int[2 + geo.SpatialDims];
+        shape[0] = x.Shape[0]; shape[1] = x.Shape[1];
+        geo.OutDims.CopyTo(shape[2..]);
         var y = ctx.OutputUninitialized(0, x.ElementType, shape);
         int planes = x.Shape[0] * x.Shape[1];
         switch (x.ElementType)

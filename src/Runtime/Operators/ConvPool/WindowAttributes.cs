@@ -27,15 +27,29 @@ internal sealed class WindowAttributes
     }
 
     /// <summary>Geometry for input x of shape [N, C, spatial...] and the given kernel.</summary>
+    /// <remarks>The last geometry is kept and reused while the spatial input and kernel dimensions repeat (no allocation per run).</remarks>
     public ConvGeometry Geometry(KernelContext ctx, int[] xShape, ReadOnlySpan<int> kernel)
     {
         if (xShape.Length < 3) throw ctx.Error($"input must be [N, C, spatial...], got {ShapeMath.Format(xShape)}");
-        try { return ConvGeometry.Create(xShape.AsSpan(2), kernel, Strides, Dilations, Pads, AutoPad, CeilMode); }
+        var last = _lastGeometry;
+        if (last is not null && last.Spatial.AsSpan().SequenceEqual(xShape.AsSpan(2)) && last.Kernel.AsSpan().SequenceEqual(kernel)) return last.Geo;
+        ConvGeometry geo;
+        try { geo = ConvGeometry.Create(xShape.AsSpan(2), kernel, Strides, Dilations, Pads, AutoPad, CeilMode); }
         catch (ArgumentException e) { throw ctx.Error(e.Message); }
         catch (OverflowException) { throw ctx.Error("window attribute out of range"); }
+        _lastGeometry = new GeometryEntry(xShape[2..], kernel.ToArray(), geo);
+        return geo;
     }
 
-    public int[] KernelFromAttribute(KernelContext ctx)
+    // Replaced whole by concurrent runs; each reads a consistent entry.
+    private sealed record GeometryEntry(int[] Spatial, int[] Kernel, ConvGeometry Geo);
+    private GeometryEntry? _lastGeometry;
+    private int[]? _kernelFromAttribute;
+
+    /// <summary>kernel_shape as ints, checked and converted once.</summary>
+    public int[] KernelFromAttribute(KernelContext ctx) => _kernelFromAttribute ??= ConvertKernel(ctx);
+
+    private int[] ConvertKernel(KernelContext ctx)
     {
         var k = KernelShape!;
         var r = new int[k.Length];

@@ -110,7 +110,7 @@ public sealed class Flatten : OpKernel
         int r = x.Rank;
         long a = _axis < 0 ? _axis + r : _axis;
         if (a < 0 || a > r) throw ctx.Error($"axis {_axis} is out of range for an input of rank {r}");
-        ctx.SetOutput(0, Elements.View(x, [ShapeMath.SizeTo(x.Shape, (int)a), ShapeMath.SizeFrom(x.Shape, (int)a)]));
+        ctx.SetOutputView(0, x, [ShapeMath.SizeTo(x.Shape, (int)a), ShapeMath.SizeFrom(x.Shape, (int)a)]);
     }
 }
 

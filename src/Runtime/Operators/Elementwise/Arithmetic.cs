@@ -7,6 +7,7 @@ namespace NetOnnx.Runtime.Operators.Elementwise;
 internal abstract class BinaryArithKernel<TA> : OpKernel where TA : IArith
 {
     private readonly LegacyBroadcast _legacy;
+    private readonly BroadcastShapeCache _shapes = new();
 
     private protected BinaryArithKernel(KernelInfo info) => _legacy = new LegacyBroadcast(info);
 
@@ -15,7 +16,7 @@ internal abstract class BinaryArithKernel<TA> : OpKernel where TA : IArith
         var a = ctx.Input(0);
         var b = ctx.Input(1);
         Ew.SameType(ctx, a, b);
-        var (bShape, outShape) = _legacy.Shapes(ctx, a, b);
+        var (bShape, outShape) = _legacy.Shapes(ctx, a, b, _shapes);
         var o = ctx.OutputUninitialized(0, a.ElementType, outShape);
         Arith.Dispatch<TA>(ctx, a, a.Shape, b, bShape, o);
     }

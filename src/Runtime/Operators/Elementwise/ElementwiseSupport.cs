@@ -11,11 +11,20 @@ internal static class Ew
     /// <summary>Smallest per-thread share of a large element-wise op (smaller ones are not worth a thread).</summary>
     public const int MinChunk = 32 * 1024;
 
+    /// <summary>Threads <see cref="Chunked"/> would use for n items (1: the body runs once, on the caller).</summary>
+    public static int Threads(KernelContext ctx, int n, int itemSize = 1) => (int)Math.Max(1, Math.Min(ctx.Threads, (long)n * itemSize / MinChunk));
+
     /// <summary>Runs body(start, length) over [0, n) split across up to ctx.Threads threads when n is large.</summary>
     public static void Chunked(KernelContext ctx, int n, Action<int, int> body, int itemSize = 1)
     {
-        int threads = (int)Math.Min(ctx.Threads, (long)n * itemSize / MinChunk);
+        int threads = Threads(ctx, n, itemSize);
         if (threads <= 1) { body(0, n); return; }
+        ChunkedParallel(n, body, itemSize, threads);
+    }
+
+    // Apart from Chunked so its closure is only allocated when threads are used.
+    private static void ChunkedParallel(int n, Action<int, int> body, int itemSize, int threads)
+    {
         // A few chunks per thread, taken dynamically, so a worker that starts late costs only its last chunk.
         int parts = (int)Math.Min(4L * threads, (long)n * itemSize / (MinChunk / 4));
         // Chunk boundaries on 64-element multiples keep every chunk's SIMD loop aligned alike.
@@ -102,6 +111,25 @@ internal static class Ew
     }
 }
 
+/// <summary>
+/// A binary op's broadcast output shape, reused while its input shapes repeat, so a warm run allocates no shape
+/// array. Concurrent runs replace the entry whole; each reads a consistent one.
+/// </summary>
+internal sealed class BroadcastShapeCache
+{
+    private sealed record Entry(int[] A, int[] B, int[] Out);
+    private Entry? _last;
+
+    public int[] Get(KernelContext ctx, int[] a, int[] b)
+    {
+        var e = _last;
+        if (e is not null && e.A.AsSpan().SequenceEqual(a) && e.B.AsSpan().SequenceEqual(b)) return e.Out;
+        var o = Ew.Broadcast(ctx, a, b);
+        _last = new Entry((int[])a.Clone(), (int[])b.Clone(), o);
+        return o;
+    }
+}
+
 /// <summary>Opset 1-6 "broadcast"/"axis" attributes of binary ops, read once per node.</summary>
 internal readonly struct LegacyBroadcast
 {
@@ -115,10 +143,10 @@ internal readonly struct LegacyBroadcast
     }
 
     /// <summary>The shapes to broadcast: B reshaped for legacy broadcasting when enabled.</summary>
-    public (int[] bShape, int[] outShape) Shapes(KernelContext ctx, Tensor a, Tensor b)
+    public (int[] bShape, int[] outShape) Shapes(KernelContext ctx, Tensor a, Tensor b, BroadcastShapeCache? cache = null)
     {
         var bs = Enabled ? Ew.LegacyShapeB(ctx, a, b, Axis) : b.Shape;
-        return (bs, Ew.Broadcast(ctx, a.Shape, bs));
+        return (bs, cache is not null && !Enabled ? cache.Get(ctx, a.Shape, bs) : Ew.Broadcast(ctx, a.Shape, bs));
     }
 }
 
@@ -139,21 +167,36 @@ internal static class Arith
         var t = o.ElementType;
         if (!TA.Integers && t.IsInteger()) throw Ew.Unsupported(ctx, t);
         int n = o.Length;
+        if (t is DataType.Float or DataType.Double or DataType.Float16 && n >= 2 * Ew.MinChunk && ctx.Threads > 1
+            && Threaded<TA>(ctx, a, aShape, b, bShape, o)) return;
+        try
+        {
+            Typed<TA>(ctx, a, 0, a.Length, aShape, b, 0, b.Length, bShape, o, 0, n, o.Shape);
+        }
+        catch (DivideByZeroException) { throw ctx.Error("integer division by zero"); }
+        catch (OverflowException) { throw ctx.Error("integer overflow (minimum value divided by -1)"); }
+    }
+
+    /// <summary>
+    /// The threaded cases of <see cref="Dispatch"/> (large floating-point outputs); false when none applies. Apart so
+    /// their closures are only allocated here: the compiler makes them on entry to the method that declares what they capture.
+    /// </summary>
+    private static bool Threaded<TA>(KernelContext ctx, Tensor a, int[] aShape, Tensor b, int[] bShape, Tensor o) where TA : IArith
+    {
+        int n = o.Length;
         // Large flat cases (same shape or a scalar side) of floating types split across threads; each chunk is
         // again a flat case. Integer types stay serial so a division by zero surfaces as itself.
-        if (t is DataType.Float or DataType.Double or DataType.Float16 && (a.Length == n || a.Length == 1) && (b.Length == n || b.Length == 1)
-            && n >= 2 * Ew.MinChunk && ctx.Threads > 1)
+        if ((a.Length == n || a.Length == 1) && (b.Length == n || b.Length == 1))
         {
             Ew.Chunked(ctx, n, (s, len) =>
             {
                 bool af = a.Length == n, bf = b.Length == n;
                 Typed<TA>(ctx, a, af ? s : 0, af ? len : 1, af ? [len] : [1], b, bf ? s : 0, bf ? len : 1, bf ? [len] : [1], o, s, len, [len]);
             });
-            return;
+            return true;
         }
         // A full-size side combined with a side that repeats along the leading dimensions (bias over [batch, seq, hidden]):
         // split whole repeats across threads, each chunk being [rows, repeat] against the repeating side.
-        if (t is DataType.Float or DataType.Double or DataType.Float16 && n >= 2 * Ew.MinChunk && ctx.Threads > 1)
         {
             bool aFull = a.Length == n && ShapeMath.SameShape(aShape, o.Shape), bFull = b.Length == n && ShapeMath.SameShape(bShape, o.Shape);
             int rep = aFull && !bFull && IsTrailing(bShape, o.Shape) ? b.Length : bFull && !aFull && IsTrailing(aShape, o.Shape) ? a.Length : 0;
@@ -167,15 +210,10 @@ internal static class Arith
                     if (aFull) Typed<TA>(ctx, a, s, len, full, b, 0, rep, small, o, s, len, full);
                     else Typed<TA>(ctx, a, 0, rep, small, b, s, len, full, o, s, len, full);
                 }, rep);
-                return;
+                return true;
             }
         }
-        try
-        {
-            Typed<TA>(ctx, a, 0, a.Length, aShape, b, 0, b.Length, bShape, o, 0, n, o.Shape);
-        }
-        catch (DivideByZeroException) { throw ctx.Error("integer division by zero"); }
-        catch (OverflowException) { throw ctx.Error("integer overflow (minimum value divided by -1)"); }
+        return false;
     }
 
     /// <summary>Whether shape, without leading 1s, equals the trailing dimensions of outShape (so it repeats contiguously).</summary>

@@ -28,9 +28,14 @@ internal static class FloatUnary
     {
         var x = ctx.Input(0);
         if (x.ElementType != DataType.Float) { Run<TOp>(ctx); return; }
-        var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)));
+        var y = ctx.OutputUninitialized(0, x.ElementType, x.Shape.AsSpan());
+        if (Ew.Threads(ctx, x.Length) <= 1) FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>(), y.Span<float>());
+        else Chunked<TOp>(ctx, x, y);
     }
+
+    // Apart from RunVector so the closure is only allocated when threads are used.
+    private static void Chunked<TOp>(KernelContext ctx, Tensor x, Tensor y) where TOp : IVectorFloatFunction =>
+        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n)));
 
     private static void IntLoop<T, TOp>(Tensor x, Tensor y, double a, double b) where T : INumber<T> where TOp : IParamFunction
     {
@@ -43,9 +48,13 @@ internal static class FloatUnary
     {
         var x = ctx.Input(0);
         if (x.ElementType != DataType.Float) { Run<TOp>(ctx, a, b); return; }
-        var y = ctx.OutputUninitialized(0, x.ElementType, (int[])x.Shape.Clone());
-        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n), a, b));
+        var y = ctx.OutputUninitialized(0, x.ElementType, x.Shape.AsSpan());
+        if (Ew.Threads(ctx, x.Length) <= 1) FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>(), y.Span<float>(), a, b);
+        else Chunked<TOp>(ctx, x, y, a, b);
     }
+
+    private static void Chunked<TOp>(KernelContext ctx, Tensor x, Tensor y, float a, float b) where TOp : IVectorParamFunction =>
+        Ew.Chunked(ctx, x.Length, (s, n) => FloatLoops.ApplyVector<TOp>(x.ReadOnlySpan<float>().Slice(s, n), y.Span<float>().Slice(s, n), a, b));
 
     public static void Run<TOp>(KernelContext ctx, float a, float b, bool integers = false) where TOp : IParamFunction
     {

@@ -29,10 +29,65 @@ public class Gemm : OpKernel
         _beta = info.GetFloat("beta", 1f);
         // Fused kernels have their own domain version; they always broadcast C like Gemm-7+.
         _legacyNoBroadcast = info.Node.Domain.Length == 0 && info.OpsetVersion < 7 && info.GetInt("broadcast", 0) == 0;
+        TryPack(info);
     }
+
+    /// <summary>alpha*op(B) packed once, when B is a constant float matrix and every run can use it.</summary>
+    private PackedB? _packed;
+    /// <summary>beta*C as a column bias for the packed path (null: no C).</summary>
+    private float[]? _packedBias;
+    private int[]? _packedShape;
+
+    /// <summary>
+    /// Packs a constant float B when A is used as is (no transA) and C is absent or a constant row of N (so beta*C
+    /// rides in the epilogue): then every valid run takes the packed path and the original B is released.
+    /// </summary>
+    private void TryPack(KernelInfo info)
+    {
+        if (_transA || _legacyNoBroadcast || info.ConstantInput(1) is not { ElementType: DataType.Float, Rank: 2 } w || w.Length == 0) return;
+        int k = _transB ? w.Shape[1] : w.Shape[0], n = _transB ? w.Shape[0] : w.Shape[1];
+        float[]? bias = null;
+        if (info.HasInput(2) && _beta != 0)
+        {
+            if (info.ConstantInput(2) is not { ElementType: DataType.Float } c || c.Length != n || c.Rank > 2 || (c.Rank == 2 && c.Shape[0] != 1)) return;
+            bias = c.ToArray<float>();
+            for (int j = 0; j < n; j++) bias[j] *= _beta;
+        }
+        var wv = w.ReadOnlySpan<float>();
+        float[]? scaled = null;
+        if (_alpha != 1f)
+        {
+            scaled = wv.ToArray();
+            for (int i = 0; i < scaled.Length; i++) scaled[i] *= _alpha;
+        }
+        _packed = Sgemm.PackB(_transB, k, n, scaled ?? wv, w.Shape[1]);
+        _packedBias = bias;
+        _packedShape = w.Shape;
+        info.ReleaseConstantInput(1); // runs read the packed copy and _packedShape only
+        if (bias is not null) info.ReleaseConstantInput(2);
+    }
+
+    /// <summary>Y = act(A·packed + bias) for float A [M, K]; the output shape array is reused while M stays the same.</summary>
+    private void ComputePacked(KernelContext ctx, PackedB packed)
+    {
+        var a = ctx.Input(0);
+        if (a.ElementType != DataType.Float) throw ctx.Error($"A is {a.ElementType.OnnxName()} but B is float");
+        if (a.Rank != 2 || a.Shape[1] != packed.K)
+            throw ctx.Error($"A {ShapeMath.Format(a.Shape)} must be 2-D with {packed.K} columns (B is {ShapeMath.Format(_packedShape!)}{(_transB ? ", transposed" : "")})");
+        int m = a.Shape[0], n = packed.N;
+        var shape = _outShape;
+        if (shape is null || shape[0] != m) _outShape = shape = [m, n];
+        var y = ctx.OutputUninitialized(0, DataType.Float, shape);
+        if (y.Length == 0) return;
+        Sgemm.Multiply(m, a.ReadOnlySpan<float>(), packed.K, packed, y.Span<float>(), n, _packedBias, _activation, ctx.Threads);
+    }
+
+    // Read and replaced whole by concurrent runs: each sees some array of the right shape (never written after publication).
+    private int[]? _outShape;
 
     public override void Compute(KernelContext ctx)
     {
+        if (_packed is not null) { ComputePacked(ctx, _packed); return; }
         var a = ctx.Input(0);
         var b = ctx.Input(1);
         var c = ctx.OptionalInput(2);

@@ -144,6 +144,20 @@ public sealed class MatMul : OpKernel
         }
     }
 
+    // Read and replaced whole by concurrent runs: each sees some array of the right shape (never written after publication).
+    private int[]? _outShape;
+
+    /// <summary>A's shape with the last dimension N: the array from the last run while it still fits (no allocation per run).</summary>
+    private int[] OutShape(int[] a, int n)
+    {
+        var s = _outShape;
+        if (s is not null && s.Length == a.Length && s[^1] == n && s.AsSpan(0, s.Length - 1).SequenceEqual(a.AsSpan(0, a.Length - 1))) return s;
+        s = (int[])a.Clone();
+        s[^1] = n;
+        _outShape = s;
+        return s;
+    }
+
     public override void Compute(KernelContext ctx)
     {
         var a = ctx.Input(0);
@@ -153,8 +167,7 @@ public sealed class MatMul : OpKernel
             if (a.Rank == 0 || a.Shape[^1] != _packed.K)
                 throw ctx.Error($"inner dimensions differ: A {ShapeMath.Format(a.Shape)}, B {ShapeMath.Format(_packedShape!)}");
             // A [..., K] times the packed B [K, N]: every batch of A is rows of one tall product (1-D A is one row).
-            var shape = (int[])a.Shape.Clone();
-            shape[^1] = _packed.N;
+            var shape = OutShape(a.Shape, _packed.N);
             var yp = ctx.OutputUninitialized(0, DataType.Float, shape);
             if (yp.Length > 0)
                 Sgemm.Multiply(yp.Length / _packed.N, a.ReadOnlySpan<float>(), _packed.K, _packed, yp.Span<float>(), _packed.N,
