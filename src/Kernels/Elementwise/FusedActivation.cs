@@ -3,11 +3,13 @@ using System.Runtime.Intrinsics;
 namespace NetOnnx.Kernels.Elementwise;
 
 /// <summary>The activations a fused Conv/Gemm can apply to its output in the same pass that writes it.</summary>
-public enum ActivationKind { None, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Silu, Tanh }
+/// <remarks>The GPU provider's unary op codes mirror these values (src/Gpu/Kernels/KernelArgs.cs); append, never reorder.</remarks>
+public enum ActivationKind { None, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Silu, Tanh, Gelu, GeluTanh }
 
 /// <summary>
 /// One activation with its parameters (Clip: min, max; HardSigmoid: alpha, beta; LeakyRelu: alpha), applied
-/// in place on a span. The formulas match the standalone ONNX operators so a fused node equals the pair it replaces.
+/// in place on a span. The formulas match the standalone ONNX operators so a fused node equals the pair it replaces;
+/// Gelu is the erf form and GeluTanh the tanh approximation (ONNX Gelu approximate="none" / "tanh").
 /// </summary>
 public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f, float B = 0f)
 {
@@ -30,6 +32,8 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
             "LeakyRelu" => new(ActivationKind.LeakyRelu, P(0, 0.01f)),
             "Silu" or "Swish" => new(ActivationKind.Silu),
             "Tanh" => new(ActivationKind.Tanh),
+            "Gelu" => new(ActivationKind.Gelu),
+            "GeluTanh" => new(ActivationKind.GeluTanh),
             _ => throw new ArgumentException($"activation '{name}' is not supported by fused kernels"),
         };
     }
@@ -44,6 +48,8 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
         ActivationKind.LeakyRelu => x >= 0 ? x : A * x,
         ActivationKind.Silu => x / (1f + MathF.Exp(-x)),
         ActivationKind.Tanh => MathF.Tanh(x),
+        ActivationKind.Gelu => GeluFn.F(x),
+        ActivationKind.GeluTanh => GeluTanhFn.F(x),
         _ => x,
     };
 
@@ -79,6 +85,8 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
                 return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * Vector512.Create(A));
             case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
             case ActivationKind.Tanh: return VectorMath.Tanh(x);
+            case ActivationKind.Gelu: return VectorMath.Gelu(x);
+            case ActivationKind.GeluTanh: return VectorMath.GeluTanh(x);
             default: return x;
         }
     }
@@ -98,6 +106,8 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
                 return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * Vector256.Create(A));
             case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
             case ActivationKind.Tanh: return VectorMath.Tanh(x);
+            case ActivationKind.Gelu: return VectorMath.Gelu(x);
+            case ActivationKind.GeluTanh: return VectorMath.GeluTanh(x);
             default: return x;
         }
     }
