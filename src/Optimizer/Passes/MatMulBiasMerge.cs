@@ -6,9 +6,8 @@ namespace NetOnnx.Optimizer.Passes;
 
 /// <summary>
 /// Sibling com.netonnx MatMulBias nodes that read the same A (a transformer's Q, K and V projections) become one
-/// MatMulBias over the weights and biases concatenated along N, followed by a Split back into the original
-/// outputs. One product with N = 768 instead of three with N = 256 packs A once and keeps the micro-kernel on
-/// wide B blocks: at M = 128, K = 256 the three narrow products took 1.6x the time of the merged one. Siblings
+/// MatMulBias over the weights and biases concatenated along N, followed by one Slice per original output. One
+/// product with N = 768 instead of three with N = 256 packs A once and keeps the micro-kernel on wide B blocks: at M = 128, K = 256 the three narrow products took 1.6x the time of the merged one. Siblings
 /// merge only when their weights are float constants with the same K, each at most <see cref="MaxColumns"/>
 /// wide (wider products already run efficiently), their biases are N values, and their activations agree.
 /// </summary>
@@ -40,7 +39,14 @@ public sealed class MatMulBiasMerge : IGraphPass
         foreach (var group in groups.Values)
         {
             if (group.Count < 2) continue;
-            Merge(ed, group, opset);
+            // Slice takes negative axes from opset 11; before that the last axis needs A's rank.
+            long axis = -1;
+            if (opset < 11)
+            {
+                if (ed.TensorTypeOf(group[0].Node.Inputs[0]) is not { Shape: { } aShape }) continue;
+                axis = aShape.Length - 1;
+            }
+            Merge(ed, group, opset, axis);
             merged++;
             nodes += group.Count;
         }
@@ -55,7 +61,7 @@ public sealed class MatMulBiasMerge : IGraphPass
         return act + "(" + string.Join(",", p.Select(f => BitConverter.SingleToInt32Bits(f))) + ")";
     }
 
-    private static void Merge(GraphEditor ed, List<(Node Node, Tensor W, Tensor Bias)> group, long opset)
+    private static void Merge(GraphEditor ed, List<(Node Node, Tensor W, Tensor Bias)> group, long opset, long axis)
     {
         int k = group[0].W.Shape[0];
         int total = group.Sum(s => s.W.Shape[1]);
@@ -77,15 +83,24 @@ public sealed class MatMulBiasMerge : IGraphPass
         string y = ed.FreshName(stem + "_output");
         var mm = new Node("MatMulBias", [first.Inputs[0], wName, bName], [y], stem, FusedDomain.Name,
             first.Attributes.Values.Where(a => a.Name is "activation" or "activation_params"));
-        var sizes = group.Select(s => (long)s.W.Shape[1]).ToArray();
-        var outputs = group.Select(s => s.Node.Outputs[0]);
-        Node split = opset >= 13
-            ? new Node("Split", [y, ed.AddInitializer(stem + "_split", Tensor.Create(sizes, sizes.Length))], outputs, stem + "_split", "",
-                [NodeAttribute.Of("axis", -1L)])
-            : new Node("Split", [y], outputs, stem + "_split", "", [NodeAttribute.Of("axis", -1L), NodeAttribute.Of("split", sizes)]);
+        // One Slice per sibling rather than a Split: the GPU provider has Slice, so merged models stay on the device.
+        var slices = new List<Node>();
+        string axes = opset >= 10 ? ed.AddInitializer(stem + "_axes", Tensor.Create(new[] { axis }, 1)) : "";
+        col = 0;
+        foreach (var (n, wi, _) in group)
+        {
+            long start = col, end = col + wi.Shape[1];
+            col += wi.Shape[1];
+            string name = $"{stem}_slice{slices.Count}";
+            slices.Add(opset >= 10
+                ? new Node("Slice", [y, ed.AddInitializer(name + "_starts", Tensor.Create(new[] { start }, 1)),
+                    ed.AddInitializer(name + "_ends", Tensor.Create(new[] { end }, 1)), axes], [n.Outputs[0]], name)
+                : new Node("Slice", [y], [n.Outputs[0]], name, "",
+                    [NodeAttribute.Of("starts", new[] { start }), NodeAttribute.Of("ends", new[] { end }), NodeAttribute.Of("axes", new[] { axis })]));
+        }
         // All siblings read the same A, so the merged pair can stand where the first of them stood.
         ed.Insert(mm, first);
-        ed.Insert(split, first);
+        foreach (var slice in slices) ed.Insert(slice, first);
         foreach (var (n, _, _) in group) ed.Remove(n);
     }
 }
