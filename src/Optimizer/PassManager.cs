@@ -49,7 +49,6 @@ public sealed class PassManager
         .Add(new Passes.AttentionFusion())
         // After attention fusion, so its patterns see the projections' MatMul and Add as written.
         .Add(new Passes.MatMulBiasFusion())
-        .Add(new Passes.MatMulBiasMerge())
         // After attention fusion, which reads the graph's MatMul(Q, K^T) as written.
         .Add(new Passes.TransposeMatMulFolding());
 
