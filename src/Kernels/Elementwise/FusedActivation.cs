@@ -57,6 +57,10 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
     public unsafe void Apply(float* y, int n)
     {
         if (Kind == ActivationKind.None) return;
+        // Gelu's vector forms are long: a loop specialised per function keeps them inlined, where the per-vector
+        // switch below would call them (measured ~8% slower on bert_tiny_encoder's four Gelu epilogues).
+        if (Kind == ActivationKind.Gelu) { ApplySpecialised<GeluFn>(y, n); return; }
+        if (Kind == ActivationKind.GeluTanh) { ApplySpecialised<GeluTanhFn>(y, n); return; }
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; i + 16 <= n; i += 16) Vector512.Store(V(Vector512.Load(y + i)), y + i);
@@ -65,11 +69,22 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
         for (; i < n; i++) y[i] = Scalar(y[i]);
     }
 
+    private static unsafe void ApplySpecialised<TFn>(float* y, int n) where TFn : IVectorFloatFunction
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) Vector512.Store(TFn.V(Vector512.Load(y + i)), y + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) Vector256.Store(TFn.V(Vector256.Load(y + i)), y + i);
+        for (; i < n; i++) y[i] = TFn.F(y[i]);
+    }
+
     public unsafe void Apply(Span<float> y)
     {
         fixed (float* p = y) Apply(p, y.Length);
     }
 
+    // Gelu never reaches V (see Apply): more cases here would grow V past what the JIT inlines into Apply's loop.
     private Vector512<float> V(Vector512<float> x)
     {
         switch (Kind)
@@ -85,8 +100,6 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
                 return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * Vector512.Create(A));
             case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
             case ActivationKind.Tanh: return VectorMath.Tanh(x);
-            case ActivationKind.Gelu: return VectorMath.Gelu(x);
-            case ActivationKind.GeluTanh: return VectorMath.GeluTanh(x);
             default: return x;
         }
     }
@@ -106,8 +119,6 @@ public readonly record struct FusedActivation(ActivationKind Kind, float A = 0f,
                 return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * Vector256.Create(A));
             case ActivationKind.Silu: return x * VectorMath.Sigmoid(x);
             case ActivationKind.Tanh: return VectorMath.Tanh(x);
-            case ActivationKind.Gelu: return VectorMath.Gelu(x);
-            case ActivationKind.GeluTanh: return VectorMath.GeluTanh(x);
             default: return x;
         }
     }
