@@ -75,21 +75,8 @@ public static class InternalOpFunctions
                 break;
             }
             case "Gelu":
-            {
-                string x = b.In(0);
-                string inner;
-                if (n.GetString("approximate", "none") == "tanh")
-                {
-                    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-                    var x3 = b.Op("Mul", [b.Op("Mul", [x, x]), x]);
-                    var poly = b.Op("Add", [x, b.Op("Mul", [x3, b.Const(0.044715f)])]);
-                    inner = b.Op("Tanh", [b.Op("Mul", [poly, b.Const(MathF.Sqrt(2f / MathF.PI))])]);
-                }
-                else inner = b.Op("Erf", [b.Op("Div", [x, b.Const(MathF.Sqrt(2f))])]); // 0.5 x (1 + erf(x / sqrt 2))
-                var half = b.Op("Mul", [x, b.Const(0.5f)]);
-                b.Op("Mul", [half, b.Op("Add", [inner, b.Const(1f)])], output: b.Out(0));
+                b.Gelu(b.In(0), n.GetString("approximate", "none") == "tanh", b.Out(0));
                 break;
-            }
             case "LayerNormalization":
                 b.RequireOutputs(1);
                 b.LayerNorm(b.In(0), b.In(1), b.OptIn(2), b.NormAxes(n.GetInt("axis", -1)), n.GetFloat("epsilon", 1e-5f), b.Out(0));
@@ -224,6 +211,22 @@ public static class InternalOpFunctions
             return shape.Length;
         }
 
+        /// <summary>Gelu(x) written to <paramref name="output"/> as primitive ops (any opset).</summary>
+        public void Gelu(string x, bool tanh, string output)
+        {
+            string inner;
+            if (tanh)
+            {
+                // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+                var x3 = Op("Mul", [Op("Mul", [x, x]), x]);
+                var poly = Op("Add", [x, Op("Mul", [x3, Const(0.044715f)])]);
+                inner = Op("Tanh", [Op("Mul", [poly, Const(MathF.Sqrt(2f / MathF.PI))])]);
+            }
+            else inner = Op("Erf", [Op("Div", [x, Const(MathF.Sqrt(2f))])]); // 0.5 x (1 + erf(x / sqrt 2))
+            var half = Op("Mul", [x, Const(0.5f)]);
+            Op("Mul", [half, Op("Add", [inner, Const(1f)])], output: output);
+        }
+
         /// <summary>act(x) written to <paramref name="output"/>, from the call's activation attributes.</summary>
         public void Activation(string x, string output)
         {
@@ -248,6 +251,8 @@ public static class InternalOpFunctions
                     else Op("Mul", [x, Op("HardSigmoid", [x], [NodeAttribute.Of("alpha", 1f / 6f), NodeAttribute.Of("beta", 0.5f)])], output: output);
                     break;
                 case ActivationKind.Silu: Op("Mul", [x, Op("Sigmoid", [x])], output: output); break;
+                case ActivationKind.Gelu: Gelu(x, false, output); break;
+                case ActivationKind.GeluTanh: Gelu(x, true, output); break;
                 default: throw Error($"activation {act.Kind} has no standard-op body");
             }
         }

@@ -19,7 +19,7 @@ public struct Six
     }
 }
 
-/// <summary>Elementwise op codes; 0-8 match <c>ActivationKind</c> so fused epilogues share them.</summary>
+/// <summary>Elementwise op codes; 0-10 match <c>ActivationKind</c> so fused epilogues share them.</summary>
 public enum UnaryOp
 {
     Identity = 0, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Silu, Tanh,

@@ -9,7 +9,11 @@ internal static class ActivationMatch
     /// <summary>The fused `activation` name and `activation_params` for node, or null if it is not one we fuse.</summary>
     public static (string Name, float[] Params)? Of(Node n, GraphEditor ix)
     {
-        if (n.Domain.Length != 0 || n.Outputs.Count != 1 || n.Inputs.Count < 1) return null;
+        if (n.Outputs.Count != 1 || n.Inputs.Count < 1) return null;
+        // Gelu: ai.onnx (opset 20) or the one GeluFusion writes in the internal domain.
+        if (n.OpType == "Gelu" && n.Inputs.Count == 1 && (n.Domain.Length == 0 || n.Domain == FusedOps.Domain))
+            return n.GetString("approximate", "none") switch { "none" => ("Gelu", []), "tanh" => ("GeluTanh", []), _ => null };
+        if (n.Domain.Length != 0) return null;
         switch (n.OpType)
         {
             case "Relu" or "Sigmoid" or "Tanh" or "HardSwish" when n.Inputs.Count == 1:

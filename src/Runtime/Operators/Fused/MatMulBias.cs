@@ -53,7 +53,7 @@ public sealed class MatMulBias : OpKernel
         ReadOnlySpan<float> bs = bias is null ? default : bias.ReadOnlySpan<float>();
         if (_packed is not null)
         {
-            Sgemm.Multiply(m, a.ReadOnlySpan<float>(), k, _packed, ys, n, bs, _activation, ctx.Threads);
+            PackedBRowSplit.Multiply(m, a.ReadOnlySpan<float>(), k, _packed, ys, n, bs, _activation, ctx.Threads);
             return;
         }
         // B is computed at run time: start C at the bias rows and accumulate onto them.

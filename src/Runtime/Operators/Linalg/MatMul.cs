@@ -170,7 +170,7 @@ public sealed class MatMul : OpKernel
             var shape = OutShape(a.Shape, _packed.N);
             var yp = ctx.OutputUninitialized(0, DataType.Float, shape);
             if (yp.Length > 0)
-                Sgemm.Multiply(yp.Length / _packed.N, a.ReadOnlySpan<float>(), _packed.K, _packed, yp.Span<float>(), _packed.N,
+                PackedBRowSplit.Multiply(yp.Length / _packed.N, a.ReadOnlySpan<float>(), _packed.K, _packed, yp.Span<float>(), _packed.N,
                     default, FusedActivation.None, ctx.Threads);
             return;
         }
