@@ -3,6 +3,7 @@ using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 using NetOnnx.Kernels.SmallShapes;
+using NetOnnx.Kernels.Sparse;
 using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Linalg;
 
@@ -27,6 +28,11 @@ public class Conv : OpKernel
     /// <summary>Weights packed per group when the weight input is a float initializer.</summary>
     private readonly PackedA[]? _packed;
     private readonly Tensor? _packedFrom;
+    /// <summary>Group-1 weights that are mostly zero (pruned), compressed; used where <see cref="SparseConv.Pays"/>.</summary>
+    private readonly SparseConvWeights? _sparse;
+
+    /// <summary>Below this zero fraction the sparse kernel never pays (see <see cref="SparseConv.Pays"/>), so it is not built.</summary>
+    private const double MinSparseZeros = 0.5;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -48,6 +54,7 @@ public class Conv : OpKernel
                 var ws = w.ReadOnlySpan<float>();
                 for (int i = 0; i < _group; i++) _packed[i] = Sgemm.Pack(false, mg, kg, ws.Slice(i * mg * kg, mg * kg), kg);
                 _packedFrom = w;
+                if (_group == 1 && SparseConvWeights.ZeroFraction(ws) >= MinSparseZeros) _sparse = SparseConvWeights.FromDense(ws, mg, kg);
             }
         }
     }
@@ -111,6 +118,12 @@ public class Conv : OpKernel
                     IntraOpPool.For(parts, threads, p =>
                         Depthwise.Run(xi.Span, w, bias, mg, geo, yi.Span, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts), zi.Span, act));
             }
+            return;
+        }
+        if (packed is not null && _sparse is not null && g == 1 && SparseConv.Pays(_sparse, geo))
+        {
+            for (int img = 0; img < n; img++)
+                SparseConv.Run(x, img * c * inSize, geo, _sparse, bias, residual, y, img * m * outSize, act, threads);
             return;
         }
         if (NarrowConv.Fits(geo))
