@@ -6,8 +6,8 @@ using NetOnnx.Kernels.Sparse;
 namespace NetOnnx.Benchmarks;
 
 /// <summary>
-/// `sparse-conv [--threads N] [--seconds S]`: the zoo CNN conv layers (group 1) with weights pruned at random to
-/// several densities, dense implicit GEMM vs the sparse kernel (ReLU fused), best of many runs alternating, and
+/// `sparse-conv [--threads N] [--seconds S] [--act relu|clip|NAME] [--only NAME-PART]`: the zoo CNN conv layers (group 1) with weights pruned at random to
+/// several densities, dense implicit GEMM vs the sparse kernel (ReLU or the given activation fused), best of many runs alternating, and
 /// what SparseConv.Pays picks. The measured crossover is what Pays encodes.
 /// </summary>
 public static class SparseConvLoop
@@ -25,11 +25,15 @@ public static class SparseConvLoop
     {
         int threads = 1;
         double seconds = 0.3;
+        var act = new FusedActivation(ActivationKind.Relu);
+        string only = "";
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--threads": threads = int.Parse(args[++i]); break;
+                case "--act": act = args[++i] == "clip" ? new FusedActivation(ActivationKind.Clip, 0f, 6f) : FusedActivation.Parse(args[i], null); break;
+                case "--only": only = args[++i]; break;
                 case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
             }
@@ -37,8 +41,8 @@ public static class SparseConvLoop
         Console.WriteLine($"threads {threads}; ratio = dense ms / sparse ms (above 1: sparse is faster)");
         Console.WriteLine("| layer | density | dense ms | sparse ms | ratio | Pays |");
         Console.WriteLine("|---|---:|---:|---:|---:|---|");
-        var relu = new FusedActivation(ActivationKind.Relu);
-        foreach (var l in KernelLoop.Layers.Concat(Extra).Where(l => l.Group == 1))
+        var relu = act;
+        foreach (var l in KernelLoop.Layers.Concat(Extra).Where(l => l.Group == 1 && l.Name.Contains(only, StringComparison.Ordinal)))
         {
             var g = ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
             int kg = l.C * g.KernelSize, outSize = g.OutSize;

@@ -165,6 +165,13 @@ public static unsafe class SparseConv
                 }
                 finally { ArrayPool<float>.Shared.Return(panel); }
             }, work: 2L * w.NonZeros * outSize);
+            if (act.Kind is not (ActivationKind.None or ActivationKind.Relu or ActivationKind.Clip))
+            {
+                // One pass over the whole output: per-block calls on 64 values cost more than the activation itself.
+                int total = m * outSize;
+                IntraOpPool.ForRanges((total + 4095) / 4096, threads, (b0, b1) =>
+                    act.Apply(y.AsSpan(yOffset + b0 * 4096, Math.Min(total, b1 * 4096) - b0 * 4096)), work: total);
+            }
         }
         finally
         {
@@ -179,7 +186,10 @@ public static unsafe class SparseConv
     {
         var start = w.RowStart;
         int nv = VectorsFor(cols);
-        bool relu = act.Kind == ActivationKind.Relu, inline = relu || act.IsNone;
+        // Relu and Clip (Relu6) are applied in registers; other activations by the caller over the whole output.
+        bool clip = act.Kind is ActivationKind.Relu or ActivationKind.Clip;
+        float lo = act.Kind == ActivationKind.Relu ? 0f : act.A, hi = act.Kind == ActivationKind.Relu ? float.PositiveInfinity : act.B;
+        var vlo = Vector512.Create(lo); var vhi = Vector512.Create(hi);
         fixed (int* rows = w.Rows)
         fixed (float* values = w.Values)
         {
@@ -196,9 +206,9 @@ public static unsafe class SparseConv
                     {
                         float s = b0;
                         for (int q = z0; q < z1; q++) s += values[q] * panel[(long)rows[q] * stride + j];
-                        yr[j] = zr is null ? s : s + zr[j];
+                        if (zr is not null) s += zr[j];
+                        yr[j] = clip ? Math.Min(Math.Max(s, lo), hi) : s;
                     }
-                    act.Apply(yr, cols);
                     continue;
                 }
                 // Independent accumulators keep several FMAs in flight (one chain would wait on each FMA's latency).
@@ -258,10 +268,11 @@ public static unsafe class SparseConv
                     {
                         s0 += Vector512.Load(zr); s1 += Vector512.Load(zr + 16); s2 += Vector512.Load(zr + 32); s3 += Vector512.Load(zr + 48);
                     }
-                    if (relu)
+                    if (clip)
                     {
-                        s0 = Vector512.Max(s0, Vector512<float>.Zero); s1 = Vector512.Max(s1, Vector512<float>.Zero);
-                        s2 = Vector512.Max(s2, Vector512<float>.Zero); s3 = Vector512.Max(s3, Vector512<float>.Zero);
+                        // Max then Min, as Clip does, so NaN passes through like the unfused graph.
+                        s0 = Vector512.Min(Vector512.Max(s0, vlo), vhi); s1 = Vector512.Min(Vector512.Max(s1, vlo), vhi);
+                        s2 = Vector512.Min(Vector512.Max(s2, vlo), vhi); s3 = Vector512.Min(Vector512.Max(s3, vlo), vhi);
                     }
                     Vector512.Store(s0, yr); Vector512.Store(s1, yr + 16); Vector512.Store(s2, yr + 32); Vector512.Store(s3, yr + 48);
                 }
@@ -271,10 +282,9 @@ public static unsafe class SparseConv
                     for (int j = 0; j < cols; j++)
                     {
                         float t = zr is null ? tmp[j] : tmp[j] + zr[j];
-                        yr[j] = relu ? Math.Max(t, 0f) : t;
+                        yr[j] = clip ? Math.Min(Math.Max(t, lo), hi) : t;
                     }
                 }
-                if (!inline) act.Apply(yr, cols);
             }
         }
     }
