@@ -158,12 +158,15 @@ public sealed class QLinearMatMul : OpKernel
         // The multiplier is formed in the scales' precision (as the reference does), then applied in double.
         var y = ctx.OutputUninitialized(0, outType, p.OutShape);
         var mults = new double[n];
+        bool perRow = sa.Length != 1 || sy.Length != 1;
         for (int bi = 0; bi < p.Batches; bi++)
             for (int i = 0; i < m; i++)
             {
                 float fa = sa[MatMulPlan.ParamIndex(sa.Length, m, p.IndexA[bi], i)], fy = sy.Length == 1 ? sy[0] : sy[i];
                 int z = zy.Length == 1 ? zy[0] : zy[i];
-                for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, p.IndexB[bi], j)], fy, prec);
+                // The multipliers change per row only with per-row scales, and per batch only with per-batch ones.
+                if (i == 0 || perRow)
+                    for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, p.IndexB[bi], j)], fy, prec);
                 int row = (bi * m + i) * n;
                 if (outType == DataType.UInt8)
                 {
