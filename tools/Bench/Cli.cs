@@ -20,10 +20,10 @@ public static class Cli
               inputs, outputs, opsets, op histogram, parameters
           optimize MODEL -o OUT.onnx [--level none|basic|extended|all] [--disable NAME,...] [--print-ir-after NAME|all] [--portable]
               run the optimisation passes, write the result as ONNX, print per-pass statistics
-          quantize MODEL -o OUT.onnx [--mode dynamic|static] [--calib DIR] [--method minmax|percentile|entropy] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity]
-              INT8 model as standard ONNX; prints per-output error vs float and per-layer sensitivity
-          prune MODEL -o OUT.onnx --sparsity S [--global | --structured] [--dense-storage] [--calib DIR] [--exclude NAME|OP,...] [--no-sensitivity]
-              magnitude pruning of Conv/MatMul/Gemm weights; prints per-output error vs float and per-layer sensitivity
+          quantize MODEL -o OUT.onnx [--mode dynamic|static] [--calib DIR] [--method minmax|percentile|entropy] [--per-channel] [--exclude NAME|OP,...] [--max-error X] [--no-sensitivity] [--eval DIR | --eval-random N [--seed S]]
+              INT8 model as standard ONNX; prints per-output error vs float and per-layer sensitivity (and on an evaluation set)
+          prune MODEL -o OUT.onnx --sparsity S [--global | --structured] [--dense-storage] [--calib DIR] [--exclude NAME|OP,...] [--no-sensitivity] [--eval DIR | --eval-random N [--seed S]]
+              magnitude pruning of Conv/MatMul/Gemm weights; prints per-output error vs float and per-layer sensitivity (and on an evaluation set)
           conformance DIR [--filter a,b] [--threads N] [--failures] [--verbose] [--results FILE] [--rtol R] [--atol A] [--level L]
               run ONNX backend test folders, print a per-op table and '<suite>: N/M passed'
         bench, run and conformance also take --device cpu|cuda|cuda-cublas|opencl|ilgpu-cpu|auto (the GPU provider; default cpu)

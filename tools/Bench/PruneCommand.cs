@@ -14,7 +14,7 @@ public static class PruneCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args, "global", "structured", "no-sensitivity", "dense-storage");
-        a.RejectUnknown("o", "output", "sparsity", "global", "structured", "calib", "exclude", "no-sensitivity", "dense-storage");
+        a.RejectUnknown([.. new[] { "o", "output", "sparsity", "global", "structured", "calib", "exclude", "no-sensitivity", "dense-storage" }, .. EvalSet.Options]);
         var (modelPath, output) = a.ModelAndOutput("prune");
         if (a.Get("sparsity") is null) throw new CliUsageException("prune needs --sparsity S (a fraction in [0, 1))");
         double sparsity = a.GetDouble("sparsity", 0);
@@ -29,6 +29,7 @@ public static class PruneCommand
         var reference = OnnxModelLoader.Load(floatBytes, baseDir);
         var inputs = AccuracyReport.LoadInputs(a.Get("calib"), modelPath, reference.Graph);
         var floatOutputs = AccuracyReport.RunAll(floatBytes, inputs);
+        var evalSets = EvalSet.Load(a, modelPath, reference.Graph, inputs);
 
         List<SkippedLayer> structuredSkipped = [];
         (byte[] Bytes, List<PrunedLayer> Layers) Prune(IReadOnlySet<string> excluded)
@@ -88,6 +89,8 @@ public static class PruneCommand
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {s.Layer.Id,-40} {s.Layer.OpType,-8} {100.0 * s.Layer.Zeros / s.Layer.Weights,5:F1}% {(structured ? "cut " : "zero")} {s.Error,12:G4} cosine {s.Cosine:F6}"));
         }
+        if (evalSets is not null)
+            EvalSet.Report(o, floatBytes, bytes, evalSets, a.Get("eval") ?? $"--eval-random, seed {a.GetInt("seed", 1)}: {string.Join(", ", EvalSet.Kinds)}");
         o.WriteLine($"wrote {output}");
         return 0;
     }

@@ -15,7 +15,7 @@ public static class QuantizeCommand
     public static int Run(string[] args, TextWriter o)
     {
         var a = new CliArgs(args, "per-channel", "no-sensitivity");
-        a.RejectUnknown("o", "output", "mode", "calib", "method", "per-channel", "exclude", "max-error", "no-sensitivity");
+        a.RejectUnknown([.. new[] { "o", "output", "mode", "calib", "method", "per-channel", "exclude", "max-error", "no-sensitivity" }, .. EvalSet.Options]);
         var (modelPath, output) = a.ModelAndOutput("quantize");
         string mode = a.Get("mode") ?? "dynamic";
         if (mode is not ("dynamic" or "static")) throw new CliUsageException($"unknown --mode '{mode}' (dynamic, static)");
@@ -34,6 +34,7 @@ public static class QuantizeCommand
         var reference = OnnxModelLoader.Load(floatBytes, Path.GetDirectoryName(Path.GetFullPath(modelPath)));
         var inputs = AccuracyReport.LoadInputs(a.Get("calib"), modelPath, reference.Graph);
         var floatOutputs = AccuracyReport.RunAll(floatBytes, inputs);
+        var evalSets = EvalSet.Load(a, modelPath, reference.Graph, inputs);
 
         string? baseDir = Path.GetDirectoryName(Path.GetFullPath(modelPath));
         // Static: activation ranges from the calibration inputs, once, for every candidate layer.
@@ -91,6 +92,8 @@ public static class QuantizeCommand
         if (maxError is { } b2)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"error budget {b2:G4}: {(AccuracyReport.Worst(errors) <= b2 ? "met" : "NOT met")} with {kept.Count} layer(s) kept in float{(kept.Count > 0 ? ": " + string.Join(", ", kept) : "")}"));
+        if (evalSets is not null)
+            EvalSet.Report(o, floatBytes, bytes, evalSets, a.Get("eval") ?? $"--eval-random, seed {a.GetInt("seed", 1)}: {string.Join(", ", EvalSet.Kinds)}");
         o.WriteLine($"wrote {output}");
         return 0;
     }

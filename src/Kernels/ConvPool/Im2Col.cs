@@ -120,6 +120,9 @@ public sealed class PatchSource : Gemm.IPanelSource
         }
     }
 
+    /// <summary>Whether <see cref="PackPanel"/> packs (same-size stride-1 convolutions on AVX-512) instead of returning false.</summary>
+    public bool PacksPanels => _colOf is not null;
+
     /// <summary>dst[q] = row[(ow + q) * 2 + shift], 16 at a time: the even lanes of two loads.</summary>
     private static unsafe void Stride2(ReadOnlySpan<float> row, int ow, int shift, Span<float> dst)
     {

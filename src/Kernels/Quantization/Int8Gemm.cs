@@ -57,8 +57,8 @@ public sealed class PackedInt8Weights
     }
 }
 
-/// <summary>What the GEMM epilogue writes: float (dynamic quantization) or requantized uint8 (static).</summary>
-public enum Int8GemmOutput { Float, UInt8 }
+/// <summary>What the GEMM epilogue writes: float (dynamic quantization), requantized uint8 (static) or the exact int32 sums (MatMulInteger).</summary>
+public enum Int8GemmOutput { Float, UInt8, Int32 }
 
 /// <summary>
 /// Per-call parameters of the epilogue. Each output is
@@ -121,7 +121,7 @@ public static unsafe class Int8Gemm
         if (ep.WeightZero is not null && ep.WeightZero.Length != n) throw new ArgumentException($"weight zero points have {ep.WeightZero.Length} values, N is {n}");
         bool anyZb = ep.WeightZero is not null && Array.Exists(ep.WeightZero, z => z != 0);
         if (anyZb && rowSums.Length < m) throw new ArgumentException("row sums are needed when weight zero points are non-zero");
-        if (ep.Output == Int8GemmOutput.Float ? cFloat.Length < (long)m * n : cBytes.Length < (long)m * n)
+        if (ep.Output != Int8GemmOutput.UInt8 ? cFloat.Length < (long)m * n : cBytes.Length < (long)m * n)
             throw new ArgumentException($"output holds too few values for [{m}, {n}]");
 
         // Column term of the zero-point expansion: sum (a-za)(b-zb) = sum ab - za*colsum - zb*rowsum + K*za*zb.
@@ -155,6 +155,15 @@ public static unsafe class Int8Gemm
             }, work);
         }
     }
+
+    /// <summary>
+    /// C[M, N] = sum_k (A - aZero)(B - weightZero[j]) exactly in int32 (MatMulInteger's result; wraps like int32
+    /// arithmetic when it overflows); arguments as in the other overload.
+    /// </summary>
+    public static void Multiply(ReadOnlySpan<byte> a, int m, int aZero, ReadOnlySpan<int> rowSums, PackedInt8Weights w, int[]? weightZero,
+        Span<int> c, int threads, Int8GemmPath? path = null) =>
+        Multiply(a, m, aZero, rowSums, w, new Int8GemmEpilogue(new float[w.N], null, weightZero, Int8GemmOutput.Int32),
+            System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(c), default, threads, path);
 
     private static void RunBlock(Int8GemmPath path, byte* a, int r0, int r1, int p0, int p1, PackedInt8Weights w,
         int[] colTerm, int* rowSums, in Int8GemmEpilogue ep, float* cf, byte* cb)
@@ -208,7 +217,12 @@ public static unsafe class Int8Gemm
         {
             int* ar = acc + r * NRPanels * 16;
             int rs = rowSums != null ? rowSums[i0 + r] : 0;
-            if (ep.Output == Int8GemmOutput.Float)
+            if (ep.Output == Int8GemmOutput.Int32)
+            {
+                int* dst = (int*)cf + (long)(i0 + r) * n + j0;
+                for (int j = 0; j < cols; j++) dst[j] = ar[j] + colTerm[j0 + j] - (zb != null ? zb[j0 + j] * rs : 0);
+            }
+            else if (ep.Output == Int8GemmOutput.Float)
             {
                 float* dst = cf + (long)(i0 + r) * n + j0;
                 int j = 0;

@@ -104,7 +104,7 @@ public class ConvGemmKernelTests
     }
 
     /// <summary>y[m, o] = sum over c, taps of w[m, c, tap] * x[c, o*stride + tap*dilation - pad], zero outside.</summary>
-    private static double[] NaiveConv(float[] x, int xOff, float[] w, int cg, int mg, ConvGeometry g)
+    internal static double[] NaiveConv(float[] x, int xOff, float[] w, int cg, int mg, ConvGeometry g)
     {
         int kSize = g.KernelSize, outSize = g.OutSize;
         var y = new double[mg * outSize];
@@ -131,7 +131,7 @@ public class ConvGemmKernelTests
         return y;
     }
 
-    private static ConvGeometry RandomGeometry(Random rng, int dims, int maxStride, bool allowDilation, bool same = false)
+    internal static ConvGeometry RandomGeometry(Random rng, int dims, int maxStride, bool allowDilation, bool same = false)
     {
         var input = new int[dims]; var kernel = new int[dims];
         var strides = new long[dims]; var dil = new long[dims]; var pads = new long[2 * dims];

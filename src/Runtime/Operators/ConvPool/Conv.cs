@@ -3,6 +3,7 @@ using NetOnnx.Kernels.ConvPool;
 using NetOnnx.Kernels.Elementwise;
 using NetOnnx.Kernels.Gemm;
 using NetOnnx.Kernels.SmallShapes;
+using NetOnnx.Kernels.Sparse;
 using NetOnnx.Kernels.Threading;
 using NetOnnx.Runtime.Operators.Linalg;
 
@@ -34,6 +35,11 @@ public class Conv : OpKernel
     private WinogradFilter? _winograd;
     /// <summary>The implicit-GEMM source of the last run (immutable; replaced whole by concurrent runs).</summary>
     private PatchSource? _lastSource;
+    /// <summary>Group-1 weights that are mostly zero (pruned), compressed; used where <see cref="SparseConv.Pays"/>.</summary>
+    private readonly SparseConvWeights? _sparse;
+
+    /// <summary>Below this zero fraction the sparse kernel never pays (see <see cref="SparseConv.Pays"/>), so it is not built.</summary>
+    private const double MinSparseZeros = 0.5;
 
     public Conv(KernelInfo info) : this(info, FusedActivation.None, false) { }
 
@@ -55,6 +61,7 @@ public class Conv : OpKernel
                 var ws = w.ReadOnlySpan<float>();
                 for (int i = 0; i < _group; i++) _packed[i] = Sgemm.Pack(false, mg, kg, ws.Slice(i * mg * kg, mg * kg), kg);
                 _packedFrom = w;
+                if (_group == 1 && SparseConvWeights.ZeroFraction(ws) >= MinSparseZeros) _sparse = SparseConvWeights.FromDense(ws, mg, kg);
                 _winogradAllowed = info.Options.UseWinogradConvolution && _group == 1 && w.Rank == 4 && w.Shape[2] == 3 && w.Shape[3] == 3;
                 // With a static input shape the filter transform is done here, once, rather than in the first run.
                 if (_winogradAllowed && info.InputTypes.Count > 0 && info.InputTypes[0] is TensorType { StaticShape: [_, var c, _, _] xs }
@@ -144,6 +151,12 @@ public class Conv : OpKernel
                 RowGemv.Run(new ReadOnlyMemory<float>(x, img * c, c), w, c, m, c, 1f, bias is null && residual is null ? 0f : 1f,
                     new Memory<float>(y, img * m, m), act, threads);
             }
+            return;
+        }
+        if (constantWeights && _sparse is not null && g == 1 && SparseConv.Pays(_sparse, geo))
+        {
+            for (int img = 0; img < n; img++)
+                SparseConv.Run(x, img * c * inSize, geo, _sparse, bias, residual, y, img * m * outSize, act, threads);
             return;
         }
         if (g == 1 && _winogradAllowed && constantWeights && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)

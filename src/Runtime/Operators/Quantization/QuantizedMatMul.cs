@@ -65,38 +65,10 @@ internal sealed record MatMulPlan(int M, int K, int N, int Batches, int BatchesA
     }
 }
 
-/// <summary>Batched integer matmul shared by MatMulInteger and QLinearMatMul: int32 accumulation of (A - a_zp)(B - b_zp).</summary>
+/// <summary>Operand checks and integer widening shared by MatMulInteger, QLinearMatMul and the quantized convolutions.</summary>
 internal static class IntegerMatMul
 {
-    public static int[] Run(KernelContext ctx, MatMulPlan p, Tensor a, Tensor b, Tensor? aZp, Tensor? bZp)
-    {
-        CheckType(ctx, a, "A");
-        CheckType(ctx, b, "B");
-        int m = p.M, k = p.K, n = p.N;
-        int[] za = ZeroPoints(ctx, aZp, a, "a_zero_point", m, p.BatchesA);
-        int[] zb = ZeroPoints(ctx, bZp, b, "b_zero_point", n, p.BatchesB);
-        var av = Widen(a);
-        var bv = Widen(b);
-        var acc = new int[p.Batches * m * n];
-        var aw = new int[m * k];
-        var bw = new int[k * n];
-        for (int bi = 0; bi < p.Batches; bi++)
-        {
-            int ia = p.IndexA[bi], ib = p.IndexB[bi];
-            for (int r = 0; r < m; r++)
-            {
-                int z = za[MatMulPlan.ParamIndex(za.Length, m, ia, r)];
-                for (int c = 0; c < k; c++) aw[r * k + c] = av[(ia * m + r) * k + c] - z;
-            }
-            for (int r = 0; r < k; r++)
-                for (int c = 0; c < n; c++)
-                    bw[r * n + c] = bv[(ib * k + r) * n + c] - zb[MatMulPlan.ParamIndex(zb.Length, n, ib, c)];
-            IntegerGemm.Multiply(aw, 0, bw, 0, acc, bi * m * n, m, k, n, ctx.Threads);
-        }
-        return acc;
-    }
-
-    private static void CheckType(KernelContext ctx, Tensor t, string name)
+    internal static void CheckType(KernelContext ctx, Tensor t, string name)
     {
         if (t.ElementType is not (DataType.UInt8 or DataType.Int8))
             throw ctx.Error($"{name} must be uint8 or int8, got {t.ElementType.OnnxName()}");
@@ -112,7 +84,7 @@ internal static class IntegerMatMul
         return r;
     }
 
-    private static int[] ZeroPoints(KernelContext ctx, Tensor? zp, Tensor operand, string name, int perAxis, int batches)
+    internal static int[] ZeroPoints(KernelContext ctx, Tensor? zp, Tensor operand, string name, int perAxis, int batches)
     {
         if (zp is null) return [0];
         if (zp.ElementType != operand.ElementType)
@@ -126,16 +98,17 @@ internal static class IntegerMatMul
 [OpKernel("MatMulInteger", 10)]
 public sealed class MatMulInteger : OpKernel
 {
-    public MatMulInteger(KernelInfo info) { }
+    private readonly Int8MatMul _gemm;
+
+    public MatMulInteger(KernelInfo info) => _gemm = new Int8MatMul(info, 1);
 
     public override void Compute(KernelContext ctx)
     {
         var a = ctx.Input(0);
         var b = ctx.Input(1);
         var p = MatMulPlan.Create(ctx, a, b);
-        var acc = IntegerMatMul.Run(ctx, p, a, b, ctx.OptionalInput(2), ctx.OptionalInput(3));
         var y = ctx.OutputUninitialized(0, DataType.Int32, p.OutShape);
-        acc.AsSpan().CopyTo(y.Span<int>());
+        _gemm.Run(ctx, p, a, b, ctx.OptionalInput(2), ctx.OptionalInput(3), y.Span<int>());
     }
 }
 
@@ -148,7 +121,9 @@ public sealed class MatMulInteger : OpKernel
 [OpKernel("QLinearMatMul", 10)]
 public sealed class QLinearMatMul : OpKernel
 {
-    public QLinearMatMul(KernelInfo info) { }
+    private readonly Int8MatMul _gemm;
+
+    public QLinearMatMul(KernelInfo info) => _gemm = new Int8MatMul(info, 3);
 
     public override void Compute(KernelContext ctx)
     {
@@ -175,19 +150,23 @@ public sealed class QLinearMatMul : OpKernel
             FloatPath(ctx, p, a, aZp, b, bZp, sa, sb, sy, yZp, outType, prec);
             return;
         }
-        var acc = IntegerMatMul.Run(ctx, p, a, b, aZp, bZp);
         if (outType is not (DataType.UInt8 or DataType.Int8)) throw ctx.Error($"output type {outType.OnnxName()} is not uint8 or int8");
+        var acc = new int[p.Batches * m * n];
+        _gemm.Run(ctx, p, a, b, aZp, bZp, acc);
         var (lo, hi) = QuantCommon.IntRange(outType)!.Value;
         int[] zy = yZp is null ? [0] : IntegerMatMul.Widen(yZp);
         // The multiplier is formed in the scales' precision (as the reference does), then applied in double.
         var y = ctx.OutputUninitialized(0, outType, p.OutShape);
         var mults = new double[n];
+        bool perRow = sa.Length != 1 || sy.Length != 1;
         for (int bi = 0; bi < p.Batches; bi++)
             for (int i = 0; i < m; i++)
             {
                 float fa = sa[MatMulPlan.ParamIndex(sa.Length, m, p.IndexA[bi], i)], fy = sy.Length == 1 ? sy[0] : sy[i];
                 int z = zy.Length == 1 ? zy[0] : zy[i];
-                for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, p.IndexB[bi], j)], fy, prec);
+                // The multipliers change per row only with per-row scales, and per batch only with per-batch ones.
+                if (i == 0 || perRow)
+                    for (int j = 0; j < n; j++) mults[j] = Requant.Multiplier(fa, sb[MatMulPlan.ParamIndex(sb.Length, n, p.IndexB[bi], j)], fy, prec);
                 int row = (bi * m + i) * n;
                 if (outType == DataType.UInt8)
                 {
