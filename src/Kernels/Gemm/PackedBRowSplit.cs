@@ -43,22 +43,26 @@ public static unsafe class PackedBRowSplit
         if ((long)(m - 1) * lda + k > a.Length || lda < k) throw new ArgumentException($"A holds {a.Length} elements, too few for {m} rows of {k} at stride {lda}");
         if ((long)(m - 1) * ldc + n > c.Length || ldc < n) throw new ArgumentException($"C holds {c.Length} elements, too few for {m} rows of {n} at stride {ldc}");
         if (!colBias.IsEmpty && colBias.Length != n) throw new ArgumentException($"column bias holds {colBias.Length} elements, C has {n} columns");
+        fixed (float* pa = a, pc = c, pbias = colBias)
+            RunRows(m, n, k, (nint)pa, lda, b, (nint)pc, ldc, (nint)pbias, colBias.Length, activation, threads);
+    }
+
+    // Apart from Multiply so that the closure's captured state is only allocated when rows are really split: the
+    // compiler creates it on entry to the method that declares the captured parameters.
+    private static void RunRows(int m, int n, int k, nint ia, int lda, PackedB b, nint ic, int ldc, nint ibias, int biasLength,
+        FusedActivation activation, int threads)
+    {
         int mr = Sgemm.MR;
         int parts = Math.Min(threads * BlocksPerThread, m / MinRows);
         int rows = ((m + parts - 1) / parts + mr - 1) / mr * mr;
         parts = (m + rows - 1) / rows;
-        fixed (float* pa = a, pc = c, pbias = colBias)
+        IntraOpPool.For(parts, threads, p =>
         {
-            nint ia = (nint)pa, ic = (nint)pc, ibias = (nint)pbias;
-            int biasLength = colBias.Length;
-            IntraOpPool.For(parts, threads, p =>
-            {
-                int r0 = p * rows, mm = Math.Min(rows, m - r0);
-                var ap = new ReadOnlySpan<float>((float*)ia + (long)r0 * lda, (mm - 1) * lda + k);
-                var cp = new Span<float>((float*)ic + (long)r0 * ldc, (mm - 1) * ldc + n);
-                var bias = new ReadOnlySpan<float>((float*)ibias, biasLength);
-                Sgemm.Multiply(mm, ap, lda, b, cp, ldc, bias, activation, 1);
-            });
-        }
+            int r0 = p * rows, mm = Math.Min(rows, m - r0);
+            var ap = new ReadOnlySpan<float>((float*)ia + (long)r0 * lda, (mm - 1) * lda + k);
+            var cp = new Span<float>((float*)ic + (long)r0 * ldc, (mm - 1) * ldc + n);
+            var bias = new ReadOnlySpan<float>((float*)ibias, biasLength);
+            Sgemm.Multiply(mm, ap, lda, b, cp, ldc, bias, activation, 1);
+        });
     }
 }
