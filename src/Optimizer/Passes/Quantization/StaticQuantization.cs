@@ -107,7 +107,9 @@ public static class StaticQuantization
         }
 
         var handled = new HashSet<Node>();
-        foreach (var node in g.Nodes)
+        // Constant nodes first: an island re-emits a Relu/Clip next to its op, ahead of where the exporter put
+        // the Clip bounds' Constant nodes, and inputless nodes are valid anywhere.
+        foreach (var node in g.Nodes.Where(n => FusionHelpers.IsStandard(n, "Constant")).Concat(g.Nodes.Where(n => !FusionHelpers.IsStandard(n, "Constant"))))
         {
             if (handled.Contains(node)) continue;
             if (FusionHelpers.IsStandard(node, "MaxPool") && node.Outputs.Count == 1 && dequantized.TryGetValue(node.Inputs[0], out var pooled)

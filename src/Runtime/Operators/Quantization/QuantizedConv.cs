@@ -167,10 +167,18 @@ public sealed class QLinearConv : OpKernel
     /// <summary>Constant int8 2-D weights, ungrouped, packed as B [C*kh*kw, M] for <see cref="Int8Gemm"/>; else null.</summary>
     private readonly PackedInt8Weights? _packed;
     private readonly int[] _wShape = [];
+    /// <summary>Constant int8 depthwise 2-D weights [C, 1, kh, kw] (group = C = M); else null.</summary>
+    private readonly sbyte[]? _depthwise;
 
     public QLinearConv(KernelInfo info)
     {
         _conv = new IntegerConv(info);
+        if (_conv.Group > 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } dw && dw.Shape[0] == _conv.Group && dw.Shape[1] == 1
+            && dw.Shape[2] * dw.Shape[3] <= QuantizedDepthwise.MaxTaps)
+        {
+            _depthwise = dw.ReadOnlySpan<sbyte>().ToArray();
+            _wShape = dw.Shape;
+        }
         if (_conv.Group == 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } w && w.Length > 0)
         {
             // B [K, M] with K ordered (ky, kx, c) to match channel-last patches: each kernel row is one copy.
@@ -192,6 +200,11 @@ public sealed class QLinearConv : OpKernel
         if (_packed is not null && ctx.Input(0).ElementType == DataType.UInt8 && (ctx.OptionalInput(7)?.ElementType ?? DataType.UInt8) == DataType.UInt8)
         {
             FastPath(ctx);
+            return;
+        }
+        if (_depthwise is not null && ctx.Input(0).ElementType == DataType.UInt8 && (ctx.OptionalInput(7)?.ElementType ?? DataType.UInt8) == DataType.UInt8)
+        {
+            DepthwisePath(ctx);
             return;
         }
         var x = ctx.Input(0);
@@ -301,6 +314,49 @@ public sealed class QLinearConv : OpKernel
             System.Buffers.ArrayPool<byte>.Shared.Return(patches);
             System.Buffers.ArrayPool<byte>.Shared.Return(channelLast);
         }
+    }
+
+    /// <summary>uint8 x, constant int8 depthwise w, uint8 y: the direct per-channel kernel, same rounding as the general path.</summary>
+    private void DepthwisePath(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var (sx, xz, sw, wz, sy, z, bv) = Parameters(ctx, _wShape[0]);
+        var geo = _conv.Plan(ctx, x, _wShape, wz.Length);
+        if (geo.Kernel.Length != 2) throw ctx.Error($"depthwise QLinearConv needs a 2-D kernel, got {geo.Kernel.Length}-D");
+        int c = x.Shape[1];
+        var requant = new double[c];
+        for (int ch = 0; ch < c; ch++) requant[ch] = Requant.Multiplier(sx, sw.Length == 1 ? sw[0] : sw[ch], sy, ctx.Input(1).ElementType);
+        var g = new DepthwiseGeometry(c, x.Shape[2], x.Shape[3], geo.Kernel[0], geo.Kernel[1], geo.Strides[0], geo.Strides[1],
+            geo.Dilations[0], geo.Dilations[1], geo.PadsBegin[0], geo.PadsBegin[1], geo.OutShape[0], geo.OutShape[1]);
+        var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], c, g.OutH, g.OutW]);
+        QuantizedDepthwise.Run(x.ReadOnlySpan<byte>(), x.Shape[0], g, xz, _depthwise, wz, bv ?? [], requant, z, y.Span<byte>(), ctx.Threads);
+    }
+
+    /// <summary>Scalar x/y parameters, per-tensor or per-channel w parameters and the int32 bias, checked.</summary>
+    private static (float Sx, int Xz, float[] Sw, int[] Wz, float Sy, int Yz, int[]? Bias) Parameters(KernelContext ctx, int m)
+    {
+        var xZp = ctx.OptionalInput(2);
+        var wZp = ctx.OptionalInput(5);
+        var yZp = ctx.OptionalInput(7);
+        var bias = ctx.OptionalInput(8);
+        if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
+        if (yZp is not null && yZp.Length != 1) throw ctx.Error($"y_zero_point must be a scalar, has {yZp.Length} elements");
+        if (xZp is not null && xZp.ElementType != ctx.Input(0).ElementType)
+            throw ctx.Error($"x_zero_point is {xZp.ElementType.OnnxName()} but x is {ctx.Input(0).ElementType.OnnxName()}");
+        int[] wz = wZp is null ? [0] : IntegerMatMul.Widen(wZp);
+        if (wz.Length != 1 && wz.Length != m) throw ctx.Error($"w_zero_point has {wz.Length} elements; expected 1 or {m}");
+        float[] sx = QuantCommon.Floats(ctx.Input(1)), sw = QuantCommon.Floats(ctx.Input(4)), sy = QuantCommon.Floats(ctx.Input(6));
+        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
+        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
+        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
+        int[]? bv = null;
+        if (bias is not null)
+        {
+            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
+            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
+            bv = bias.ToArray<int>();
+        }
+        return (sx[0], xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0], sw, wz, sy[0], yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0], bv);
     }
 
     /// <summary>

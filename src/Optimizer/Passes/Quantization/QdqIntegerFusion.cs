@@ -1,0 +1,108 @@
+using NetOnnx.Optimizer.Patterns;
+using NetOnnx.Runtime;
+
+namespace NetOnnx.Optimizer.Passes.Quantization;
+
+/// <summary>
+/// Keeps a QDQ model in uint8 between its integer convolutions: the float islands between a
+/// DequantizeLinear and the next QuantizeLinear become integer ops on the quantized tensors.
+/// <list type="bullet">
+/// <item>DQ(a), DQ(b) -> Add [-> Relu] -> Q: QLinearAdd (com.microsoft; com.netonnx with activation Relu).</item>
+/// <item>DQ(x_i)... -> Concat -> Q: QLinearConcat (com.microsoft); inputs with other parameters are requantized by table.</item>
+/// <item>DQ -> MaxPool / Reshape / Flatten / Transpose / Squeeze / Unsqueeze / Identity -> Q with the same scale and
+/// zero point: the op on the uint8 tensor (max and data movement commute with the monotonic, element-wise
+/// (de)quantization, and Q(DQ(v)) = v for equal parameters).</item>
+/// </list>
+/// Every rewrite computes what the float chain computes, bit for bit. Only per-tensor uint8 parameters held in
+/// constants qualify. The orphaned DequantizeLinear nodes are left to dead-code elimination.
+/// </summary>
+public sealed class QdqIntegerFusion : IGraphPass
+{
+    public string Name => "QdqIntegerFusion";
+    public OptimizationLevel Level => OptimizationLevel.Extended;
+
+    private static readonly HashSet<string> s_passThrough = new(StringComparer.Ordinal)
+    {
+        "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity",
+    };
+
+    public PassResult Run(Model model)
+    {
+        var g = model.Graph;
+        if (model.OpsetFor("") < 10 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "QuantizeLinear"))) return PassResult.Unchanged;
+        var ix = new GraphEditor(g);
+        int adds = 0, concats = 0, moves = 0;
+        foreach (var q in g.Nodes)
+        {
+            if (!FusionHelpers.IsStandard(q, "QuantizeLinear") || q.Outputs.Count != 1 || ix.IsRemoved(q)) continue;
+            if (Params(ix, q) is not { } qp) continue;
+            if (ix.SoleReader(q.Inputs[0]) is null || ix.Producer(q.Inputs[0]) is not { } p || p.Outputs.Count != 1) continue;
+            Node? relu = null;
+            if (FusionHelpers.IsStandard(p, "Relu"))
+            {
+                if (ix.SoleReader(p.Inputs[0]) is null || ix.Producer(p.Inputs[0]) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
+                relu = p; p = add;
+            }
+            string name = p.Name.Length > 0 ? p.Name + "_quant" : "";
+            if (FusionHelpers.IsStandard(p, "Add") && p.Inputs.Count == 2 && p.Outputs.Count == 1)
+            {
+                if (Dequantized(ix, p.Inputs[0]) is not { } da || Dequantized(ix, p.Inputs[1]) is not { } db) continue;
+                var inputs = new List<string> { da.Inputs[0], da.Inputs[1], Zero(da), db.Inputs[0], db.Inputs[1], Zero(db), q.Inputs[1], Zero(q) };
+                var fused = relu is null
+                    ? new Node("QLinearAdd", inputs, q.Outputs, name, "com.microsoft")
+                    : new Node("QLinearAdd", inputs, q.Outputs, name, Runtime.Operators.Fused.FusedDomain.Name, [NodeAttribute.Of("activation", "Relu")]);
+                Rewrite(ix, q, fused, p, relu);
+                adds++;
+            }
+            else if (relu is not null) continue;
+            else if (FusionHelpers.IsStandard(p, "Concat") && p.Inputs.Count > 0)
+            {
+                var dqs = p.Inputs.Select(i => Dequantized(ix, i)).ToList();
+                if (dqs.Any(d => d is null)) continue;
+                var inputs = new List<string> { q.Inputs[1], Zero(q) };
+                foreach (var d in dqs) inputs.AddRange([d!.Inputs[0], d.Inputs[1], Zero(d)]);
+                Rewrite(ix, q, new Node("QLinearConcat", inputs, q.Outputs, name, "com.microsoft", [NodeAttribute.Of("axis", p.GetInt("axis", 0))]), p, null);
+                concats++;
+            }
+            else if (p.Domain.Length == 0 && s_passThrough.Contains(p.OpType) && p.Inputs.Count > 0)
+            {
+                if (Dequantized(ix, p.Inputs[0]) is not { } d || Params(ix, d) is not { } dp || dp != qp) continue;
+                var inputs = new List<string>(p.Inputs) { [0] = d.Inputs[0] };
+                Rewrite(ix, q, new Node(p.OpType, inputs, q.Outputs, name, "", p.Attributes.Values), p, null);
+                moves++;
+            }
+        }
+        int total = adds + concats + moves;
+        return total == 0 ? PassResult.Unchanged : ix.Commit(detail: $"{adds} QLinearAdd, {concats} QLinearConcat, {moves} uint8 MaxPool/reshape");
+    }
+
+    private static void Rewrite(GraphEditor ix, Node q, Node fused, Node op, Node? relu)
+    {
+        ix.Replace(q, fused);
+        ix.Remove(op);
+        if (relu is not null) ix.Remove(relu);
+    }
+
+    /// <summary>The DequantizeLinear producing <paramref name="value"/> when it has per-tensor uint8 constant parameters.</summary>
+    private static Node? Dequantized(GraphEditor ix, string value) =>
+        ix.Producer(value) is { } d && FusionHelpers.IsStandard(d, "DequantizeLinear") && d.Outputs.Count == 1 && Params(ix, d) is not null ? d : null;
+
+    private static string Zero(Node n) => n.Inputs.Count > 2 ? n.Inputs[2] : "";
+
+    /// <summary>Constant scalar float scale and uint8 (or absent) zero point of a Q/DQ node, else null.</summary>
+    private static (float Scale, byte Zero)? Params(GraphEditor ix, Node n)
+    {
+        if (n.Inputs.Count < 2 || ix.ConstantValue(n.Inputs[1]) is not { ElementType: DataType.Float, Length: 1 } s) return null;
+        byte z = 0;
+        if (n.Inputs.Count > 2 && n.Inputs[2].Length > 0)
+        {
+            if (ix.ConstantValue(n.Inputs[2]) is not { ElementType: DataType.UInt8, Length: 1 } zt) return null;
+            z = zt.ReadOnlySpan<byte>()[0];
+        }
+        // Without a zero point DequantizeLinear's input may be int8; only an explicit uint8 one settles it.
+        else if (n.OpType == "DequantizeLinear") return null;
+        if (n.GetInt("output_dtype", 0) is not (0 or (long)DataType.UInt8)) return null;
+        float scale = s.ReadOnlySpan<float>()[0];
+        return scale > 0 && float.IsFinite(scale) ? (scale, z) : null;
+    }
+}
