@@ -58,17 +58,42 @@ public sealed class QdqIntegerFusion : IGraphPass
             else if (FusionHelpers.IsStandard(p, "Concat") && p.Inputs.Count > 0)
             {
                 var dqs = p.Inputs.Select(i => Dequantized(ix, i)).ToList();
-                if (dqs.Any(d => d is null)) continue;
+                if (dqs.All(d => d is null)) continue;
                 var inputs = new List<string> { q.Inputs[1], Zero(q) };
-                foreach (var d in dqs) inputs.AddRange([d!.Inputs[0], d.Inputs[1], Zero(d)]);
-                Rewrite(ix, q, new Node("QLinearConcat", inputs, q.Outputs, name, "com.microsoft", [NodeAttribute.Of("axis", p.GetInt("axis", 0))]), p, null);
+                var early = new List<Node>();
+                for (int i = 0; i < dqs.Count; i++)
+                {
+                    if (dqs[i] is { } d) { inputs.AddRange([d.Inputs[0], d.Inputs[1], Zero(d)]); continue; }
+                    // A float input is quantized with the output's parameters (Q(Concat(v)) = Concat(Q(v))), which
+                    // may then fuse with what produced it (an Add + Relu) in the next round.
+                    string u = ix.FreshName(p.Inputs[i] + "_quantized");
+                    early.Add(new Node("QuantizeLinear", [p.Inputs[i], .. q.Inputs.Skip(1)], [u], ix.FreshName(p.Inputs[i] + "_QuantizeLinear"), "", q.Attributes.Values));
+                    inputs.AddRange([u, q.Inputs[1], Zero(q)]);
+                }
+                var fusedConcat = new Node("QLinearConcat", inputs, q.Outputs, name, "com.microsoft", [NodeAttribute.Of("axis", p.GetInt("axis", 0))]);
+                ix.Replace(p, [.. early, fusedConcat]);
+                ix.Remove(q);
                 concats++;
             }
             else if (p.Domain.Length == 0 && s_passThrough.Contains(p.OpType) && p.Inputs.Count > 0)
             {
-                if (Dequantized(ix, p.Inputs[0]) is not { } d || Params(ix, d) is not { } dp || dp != qp) continue;
-                var inputs = new List<string>(p.Inputs) { [0] = d.Inputs[0] };
-                Rewrite(ix, q, new Node(p.OpType, inputs, q.Outputs, name, "", p.Attributes.Values), p, null);
+                if (Dequantized(ix, p.Inputs[0]) is { } d && Params(ix, d) == qp)
+                {
+                    var inputs = new List<string>(p.Inputs) { [0] = d.Inputs[0] };
+                    Rewrite(ix, q, new Node(p.OpType, inputs, q.Outputs, name, "", p.Attributes.Values), p, null);
+                }
+                else
+                {
+                    // Q(op(v)) = op(Q(v)): quantize before the op instead, so the Q meets what produced v (a
+                    // Concat, an Add) in the next round and the whole chain runs on the integers.
+                    if (ix.SoleReader(p.Inputs[0]) is null || ix.Producer(p.Inputs[0]) is not { Domain: "" } src
+                        || !(src.OpType is "Concat" or "Add" or "Relu" || s_passThrough.Contains(src.OpType))) continue;
+                    string u = ix.FreshName(p.Inputs[0] + "_quantized");
+                    var earlyQ = new Node("QuantizeLinear", [p.Inputs[0], .. q.Inputs.Skip(1)], [u], ix.FreshName(q.Name.Length > 0 ? q.Name : "QuantizeLinear"), "", q.Attributes.Values);
+                    var inputs = new List<string>(p.Inputs) { [0] = u };
+                    ix.Replace(p, earlyQ, new Node(p.OpType, inputs, q.Outputs, name, "", p.Attributes.Values));
+                    ix.Remove(q);
+                }
                 moves++;
             }
         }

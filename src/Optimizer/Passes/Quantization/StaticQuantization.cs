@@ -178,12 +178,31 @@ public static class StaticQuantization
             else dequantized[y] = AddQdq(y, raw, y);
             layers.Add(new QuantizedLayer(id, node.OpType, 4L * w.Length, w.Length + 8L * ws.Length));
         }
+        ReadQuantizedEverywhere(result, dequantized, ix);
         g.Nodes.Clear();
         g.Nodes.AddRange(result);
         // Float originals that no node reads any more leave the file.
         DeadCodeElimination.Sweep(g);
         g.ValueTypes.Clear();
         return layers;
+    }
+
+    /// <summary>
+    /// Float readers of a quantized tensor that come after its DequantizeLinear read the dequantized value
+    /// instead (as in ONNX Runtime's QDQ files), so e.g. a residual Add sees two DQ inputs and can run on the
+    /// integers. Graph outputs keep their float values.
+    /// </summary>
+    private static void ReadQuantizedEverywhere(List<Node> nodes, Dictionary<string, (string Name, float Scale)> dequantized, GraphEditor ix)
+    {
+        var remap = dequantized.Where(kv => kv.Value.Name != kv.Key && !ix.IsGraphOutput(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value.Name, StringComparer.Ordinal);
+        var dqNames = remap.Values.ToHashSet(StringComparer.Ordinal);
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+        {
+            for (int i = 0; i < n.Inputs.Count; i++)
+                if (remap.TryGetValue(n.Inputs[i], out var dq) && ready.Contains(dq)) n.Inputs[i] = dq;
+            foreach (var o in n.Outputs) if (dqNames.Contains(o)) ready.Add(o);
+        }
     }
 
     /// <summary>An initializer by name, looking through Identity nodes (exporters share equal biases that way).</summary>

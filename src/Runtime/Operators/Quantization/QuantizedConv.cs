@@ -288,7 +288,8 @@ public sealed class QLinearConv : OpKernel
         int ih = x.Shape[2], iw = x.Shape[3], oh = geo.OutShape[0], ow = geo.OutShape[1];
         int pixels = oh * ow, kp = _packed!.PaddedK, inSize = ih * iw;
         var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], m, oh, ow]);
-        var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pixels * kp);
+        bool pointwise = kh == 1 && kw == 1 && geo.Strides.All(v => v == 1) && geo.PadsBegin.All(v => v == 0) && oh == ih && ow == iw;
+        var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pointwise && kp == c ? 1 : pixels * kp);
         var channelLast = System.Buffers.ArrayPool<byte>.Shared.Rent(inSize * c);
         var rowSums = zeroPerCol is null ? [] : new int[pixels];
         var ep = new Int8GemmEpilogue(new float[m], null, zeroPerCol, Int8GemmOutput.UInt8, OutputZero: z, Requant: requant, IntBias: bv, TransposedStride: pixels);
@@ -303,10 +304,13 @@ public sealed class QLinearConv : OpKernel
                     var plane = img.Slice(ch * inSize, inSize);
                     for (int p = 0; p < inSize; p++) channelLast[p * c + ch] = plane[p];
                 }
-                BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                // A 1x1, stride-1, unpadded conv whose channel count is a multiple of 4 reads the channel-last image as is.
+                bool direct = pointwise && kp == c;
+                if (!direct) BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                var a = direct ? channelLast : patches;
                 if (zeroPerCol is not null)
-                    for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += patches[p * kp + i]; rowSums[p] = sum; }
-                Int8Gemm.Multiply(patches, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
+                    for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += a[p * kp + i]; rowSums[p] = sum; }
+                Int8Gemm.Multiply(a, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
             }
         }
         finally
