@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NetOnnx.Kernels.Threading;
 
 namespace NetOnnx.Kernels.Quantization;
@@ -61,87 +62,104 @@ public static class QuantizedDepthwise
         }
     }
 
-    private static void Channel(ReadOnlySpan<byte> x, in DepthwiseGeometry g, int xZero, ReadOnlySpan<float> w, int bias,
+    private static unsafe void Channel(ReadOnlySpan<byte> x, in DepthwiseGeometry g, int xZero, ReadOnlySpan<float> w, int bias,
         double multiplier, int yZero, Span<byte> y)
     {
-        int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW;
+        int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW, kw = g.KernelW, taps = g.KernelH * kw;
         // The padded input rectangle the outputs read: rows [-PadTop, ph - PadTop), columns [-PadLeft, pw - PadLeft).
         int ph = (g.OutH - 1) * sh + (g.KernelH - 1) * dh + 1;
-        int pw = (g.OutW - 1) * sw + (g.KernelW - 1) * dw + 1;
-        int phaseW = (pw + sw - 1) / sw;
+        int pw = (g.OutW - 1) * sw + (kw - 1) * dw + 1;
+        int phaseW = (pw + sw - 1) / sw + 8;
         int planeSize = ph * phaseW;
-        float[] planes = ArrayPool<float>.Shared.Rent(planeSize * sw + g.OutW);
-        float[] acc = ArrayPool<float>.Shared.Rent(g.OutW);
+        float[] planes = ArrayPool<float>.Shared.Rent(planeSize * sw + phaseW * sw);
         try
         {
-            for (int r = 0; r < ph; r++)
+            fixed (byte* px = x)
+            fixed (float* pp = planes)
+            fixed (byte* py = y)
             {
-                int yy = r - g.PadTop;
-                bool rowInside = (uint)yy < (uint)g.InH;
-                for (int col = 0; col < pw; col++)
+                BuildPhases(px, g, xZero, ph, phaseW, planeSize, pp, pp + planeSize * sw);
+                // Per tap: its phase plane and column offset; the row offset is added per output row.
+                float** src = stackalloc float*[taps];
+                float* wv = stackalloc float[taps];
+                int ow = g.OutW;
+                for (int oy = 0; oy < g.OutH; oy++)
                 {
-                    int xx = col - g.PadLeft;
-                    planes[(col % sw) * planeSize + r * phaseW + col / sw] = rowInside && (uint)xx < (uint)g.InW ? x[yy * g.InW + xx] - xZero : 0f;
-                }
-            }
-            int ow = g.OutW;
-            for (int oy = 0; oy < g.OutH; oy++)
-            {
-                var a = acc.AsSpan(0, ow);
-                a.Clear();
-                for (int ky = 0; ky < g.KernelH; ky++)
-                {
-                    int row = oy * sh + ky * dh;
-                    for (int kx = 0; kx < g.KernelW; kx++)
+                    for (int ky = 0; ky < g.KernelH; ky++)
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int col = kx * dw, t = ky * kw + kx;
+                            src[t] = pp + (col % sw) * planeSize + (oy * sh + ky * dh) * phaseW + col / sw;
+                            wv[t] = w[t];
+                        }
+                    byte* dst = py + oy * ow;
+                    int ox = 0;
+                    if (Avx.IsSupported)
                     {
-                        int col = kx * dw;
-                        var src = planes.AsSpan((col % sw) * planeSize + row * phaseW + col / sw, ow);
-                        MultiplyAdd(src, w[ky * g.KernelW + kx], a);
+                        for (; ox <= ow - 8; ox += 8)
+                        {
+                            var acc = Vector256<float>.Zero;
+                            for (int t = 0; t < taps; t++) acc += Vector256.Load(src[t] + ox) * Vector256.Create(wv[t]);
+                            Requantize8(acc, bias, multiplier, yZero, dst + ox);
+                        }
+                    }
+                    for (; ox < ow; ox++)
+                    {
+                        float acc = 0;
+                        for (int t = 0; t < taps; t++) acc += src[t][ox] * wv[t];
+                        double v = Math.Round(((double)acc + bias) * multiplier, MidpointRounding.ToEven) + yZero;
+                        dst[ox] = (byte)(v >= 255 ? 255 : v >= 0 ? v : 0);
                     }
                 }
-                Requantize(a, bias, multiplier, yZero, y.Slice(oy * ow, ow));
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(planes);
-            ArrayPool<float>.Shared.Return(acc);
         }
     }
 
-    private static void MultiplyAdd(ReadOnlySpan<float> src, float w, Span<float> acc)
+    /// <summary>The padded plane (x - xZero, zeros outside the image) split into stride phases: phase q, row r, index j holds padded column j * sw + q.</summary>
+    private static unsafe void BuildPhases(byte* x, in DepthwiseGeometry g, int xZero, int ph, int phaseW, int planeSize, float* planes, float* tmp)
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        int sw = g.StrideW, iw = g.InW;
+        for (int r = 0; r < ph; r++)
         {
-            var vw = Vector256.Create(w);
-            for (; i <= acc.Length - 8; i += 8)
-                (Vector256.Create(acc.Slice(i, 8)) + Vector256.Create(src.Slice(i, 8)) * vw).CopyTo(acc.Slice(i));
-        }
-        for (; i < acc.Length; i++) acc[i] += src[i] * w;
-    }
-
-    private static void Requantize(ReadOnlySpan<float> acc, int bias, double multiplier, int yZero, Span<byte> y)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var vb = Vector256.Create((double)bias);
-            var vm = Vector256.Create(multiplier);
-            var vz = Vector256.Create((double)yZero);
-            var hi = Vector256.Create(255.0);
-            for (; i <= acc.Length - 4; i += 4)
+            int yy = r - g.PadTop;
+            if ((uint)yy >= (uint)g.InH)
             {
-                // acc is an exact integer: widening to double and adding the bias stays exact, as in int arithmetic.
-                var v = Vector256.Round((Vector256.Create(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]) + vb) * vm) + vz;
-                v = Vector256.Min(Vector256.Max(v, Vector256<double>.Zero), hi);
-                y[i] = (byte)v[0]; y[i + 1] = (byte)v[1]; y[i + 2] = (byte)v[2]; y[i + 3] = (byte)v[3];
+                for (int q = 0; q < sw; q++) new Span<float>(planes + q * planeSize + r * phaseW, phaseW).Clear();
+                continue;
+            }
+            byte* row = x + (long)yy * iw;
+            // The padded row (x - xZero inside the image, zeros outside), straight into phase 0 when sw = 1.
+            float* padded = sw == 1 ? planes + r * phaseW : tmp;
+            int width = sw == 1 ? phaseW : phaseW * sw;
+            new Span<float>(padded, width).Clear();
+            int first = Math.Max(0, -g.PadLeft), last = Math.Min(iw, width - g.PadLeft);
+            if (last > first)
+                QuantizeKernels.Dequantize(new ReadOnlySpan<byte>(row + first, last - first), 1f, xZero, new Span<float>(padded + g.PadLeft + first, last - first));
+            if (sw == 1) continue;
+            for (int q = 0; q < sw; q++)
+            {
+                float* dst = planes + q * planeSize + r * phaseW;
+                for (int j = 0; j < phaseW; j++) dst[j] = tmp[j * sw + q];
             }
         }
-        for (; i < acc.Length; i++)
-        {
-            double v = Math.Round(((double)acc[i] + bias) * multiplier, MidpointRounding.ToEven) + yZero;
-            y[i] = (byte)(v >= 255 ? 255 : v >= 0 ? v : 0);
-        }
+    }
+
+    /// <summary>8 exact integer sums to bytes: (acc + bias) * multiplier in double, rounded half to even, plus the zero point, clamped.</summary>
+    private static unsafe void Requantize8(Vector256<float> acc, int bias, double multiplier, int yZero, byte* dst)
+    {
+        var vb = Vector256.Create((double)bias);
+        var vm = Vector256.Create(multiplier);
+        var vz = Vector256.Create((double)yZero);
+        var hi = Vector256.Create(255.0);
+        var lo = Avx.RoundToNearestInteger((Avx.ConvertToVector256Double(acc.GetLower()) + vb) * vm) + vz;
+        var up = Avx.RoundToNearestInteger((Avx.ConvertToVector256Double(acc.GetUpper()) + vb) * vm) + vz;
+        var il = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Vector256.Max(lo, Vector256<double>.Zero), hi));
+        var iu = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Vector256.Max(up, Vector256<double>.Zero), hi));
+        var words = Vector128.Narrow(il, iu);
+        *(ulong*)dst = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
     }
 }

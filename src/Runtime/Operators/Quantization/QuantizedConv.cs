@@ -299,11 +299,7 @@ public sealed class QLinearConv : OpKernel
             for (int b = 0; b < x.Shape[0]; b++)
             {
                 var img = xs.Slice(b * c * inSize, c * inSize);
-                for (int ch = 0; ch < c; ch++)
-                {
-                    var plane = img.Slice(ch * inSize, inSize);
-                    for (int p = 0; p < inSize; p++) channelLast[p * c + ch] = plane[p];
-                }
+                ChannelLast.Transpose(img, c, inSize, channelLast);
                 // A 1x1, stride-1, unpadded conv whose channel count is a multiple of 4 reads the channel-last image as is.
                 bool direct = pointwise && kp == c;
                 if (!direct) BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
