@@ -291,6 +291,25 @@ public static unsafe class Int8Gemm
                 int rs = rowSums != null ? rowSums[i0 + r] : 0;
                 var vrs = Vector128.Create(rs);
                 int j = 0;
+                if (Avx512F.IsSupported)
+                {
+                    // 8 columns per step. vcvtpd2dq rounds half to even (the default MXCSR mode), as Math.Round(ToEven);
+                    // the clamp to +-2^30 first keeps huge values from converting to int.MinValue.
+                    var vrs8 = Vector256.Create(rs);
+                    var big = Vector512.Create(1073741824.0);
+                    var z8 = Vector256.Create(ep.OutputZero);
+                    var top = Vector256.Create(255);
+                    for (; j <= cols - 8; j += 8)
+                    {
+                        var v = Vector256.Load(ar + j) + Vector256.Load(pt + j0 + j);
+                        if (pz != null) v -= Vector256.Load(pz + j0 + j) * vrs8;
+                        if (pb != null) v += Vector256.Load(pb + j0 + j);
+                        var d = Avx512F.ConvertToVector512Double(v) * Vector512.Load(pm + j0 + j);
+                        d = Vector512.Min(Vector512.Max(d, -big), big);
+                        var iq = Avx512F.ConvertToVector256Int32(d) + z8;
+                        Vector256.Min(Vector256.Max(iq, Vector256<int>.Zero), top).Store(qr + j);
+                    }
+                }
                 for (; j <= cols - 4; j += 4)
                 {
                     var v = Vector128.Load(ar + j) + Vector128.Load(pt + j0 + j);
