@@ -14,9 +14,9 @@ public readonly record struct DepthwiseGeometry(int Channels, int InH, int InW, 
 /// y = clamp(round_half_even((acc + bias) * multiplier) + yZero, 0, 255) where acc = sum (x - xZero)(w - wZero).
 /// The products are summed in float, which is exact: every partial sum is an integer of magnitude at most
 /// taps * 255 * 255 (below 2^24 for up to 258 taps, checked), so acc is the integer sum. Each channel's input is
-/// first copied, minus its zero point and with zero padding, into one float plane per horizontal stride phase
-/// (phase r holds padded columns r, r + s, ...), so every tap reads a contiguous run for any stride. The
-/// requantization runs in double, as the unfused QLinearConv does.
+/// first copied, padded with its zero point (real zero), into one byte plane per horizontal stride phase
+/// (phase r holds padded columns r, r + s, ...), so every tap reads a contiguous run for any stride; the zero
+/// point's share of the sum joins the bias. The requantization runs in double, as the unfused QLinearConv does.
 /// </summary>
 public static class QuantizedDepthwise
 {
@@ -69,18 +69,23 @@ public static class QuantizedDepthwise
         // The padded input rectangle the outputs read: rows [-PadTop, ph - PadTop), columns [-PadLeft, pw - PadLeft).
         int ph = (g.OutH - 1) * sh + (g.KernelH - 1) * dh + 1;
         int pw = (g.OutW - 1) * sw + (kw - 1) * dw + 1;
-        int phaseW = (pw + sw - 1) / sw + 8;
+        int phaseW = (pw + sw - 1) / sw + 16;
         int planeSize = ph * phaseW;
-        float[] planes = ArrayPool<float>.Shared.Rent(planeSize * sw + phaseW * sw);
+        byte[] planes = ArrayPool<byte>.Shared.Rent(planeSize * sw + phaseW * sw + 32);
+        // Raw bytes are multiplied (padding holds xZero); sum w (x - xZero) = sum w x - xZero sum w, so the
+        // zero point's term joins the bias. Both stay exact integers (in float: |sum w x| < 2^24; in double).
+        float sumW = 0;
+        for (int t = 0; t < taps; t++) sumW += w[t];
+        double shifted = (double)bias - (double)xZero * sumW;
         try
         {
             fixed (byte* px = x)
-            fixed (float* pp = planes)
+            fixed (byte* pp = planes)
             fixed (byte* py = y)
             {
-                BuildPhases(px, g, xZero, ph, phaseW, planeSize, pp, pp + planeSize * sw);
+                BuildPhases(px, g, (byte)xZero, ph, phaseW, planeSize, pp, pp + planeSize * sw);
                 // Per tap: its phase plane and column offset; the row offset is added per output row.
-                float** src = stackalloc float*[taps];
+                byte** src = stackalloc byte*[taps];
                 float* wv = stackalloc float[taps];
                 int ow = g.OutW;
                 Vector512<float> w0 = default, w1 = default, w2 = default, w3 = default, w4 = default, w5 = default, w6 = default, w7 = default, w8 = default;
@@ -90,46 +95,49 @@ public static class QuantizedDepthwise
                     w3 = Vector512.Create(w[3]); w4 = Vector512.Create(w[4]); w5 = Vector512.Create(w[5]);
                     w6 = Vector512.Create(w[6]); w7 = Vector512.Create(w[7]); w8 = Vector512.Create(w[8]);
                 }
-                var vbias = Vector512.Create((double)bias);
+                var vbias = Vector512.Create(shifted);
                 var vmult = Vector512.Create(multiplier);
                 var vzero = Vector256.Create(yZero);
+                // Tap offsets once per channel (the divisions are too slow to repeat per row).
+                int* offset = stackalloc int[taps];
+                for (int ky = 0; ky < g.KernelH; ky++)
+                    for (int kx = 0; kx < kw; kx++)
+                    {
+                        int col = kx * dw, t = ky * kw + kx;
+                        offset[t] = (col % sw) * planeSize + ky * dh * phaseW + col / sw;
+                        wv[t] = w[t];
+                    }
                 for (int oy = 0; oy < g.OutH; oy++)
                 {
-                    for (int ky = 0; ky < g.KernelH; ky++)
-                        for (int kx = 0; kx < kw; kx++)
-                        {
-                            int col = kx * dw, t = ky * kw + kx;
-                            src[t] = pp + (col % sw) * planeSize + (oy * sh + ky * dh) * phaseW + col / sw;
-                            wv[t] = w[t];
-                        }
+                    byte* rowBase = pp + (long)oy * sh * phaseW;
+                    for (int t = 0; t < taps; t++) src[t] = rowBase + offset[t];
                     byte* dst = py + oy * ow;
                     int ox = 0;
                     if (taps == 9 && Avx512F.IsSupported)
                     {
                         // 3x3, the common case: 16 outputs per step with the nine weights in registers.
-                        float* s0 = src[0], s1 = src[1], s2 = src[2], s3 = src[3], s4 = src[4], s5 = src[5], s6 = src[6], s7 = src[7], s8 = src[8];
-                        for (; ox <= ow - 16; ox += 16)
+                        byte* s0 = src[0], s1 = src[1], s2 = src[2], s3 = src[3], s4 = src[4], s5 = src[5], s6 = src[6], s7 = src[7], s8 = src[8];
+                        for (; ox < ow; ox += 16)
                         {
-                            var acc = Vector512.Load(s0 + ox) * w0 + Vector512.Load(s1 + ox) * w1 + Vector512.Load(s2 + ox) * w2
-                                + Vector512.Load(s3 + ox) * w3 + Vector512.Load(s4 + ox) * w4 + Vector512.Load(s5 + ox) * w5
-                                + Vector512.Load(s6 + ox) * w6 + Vector512.Load(s7 + ox) * w7 + Vector512.Load(s8 + ox) * w8;
-                            Requantize16(acc, vbias, vmult, vzero, dst + ox);
+                            var acc = F(s0 + ox) * w0 + F(s1 + ox) * w1 + F(s2 + ox) * w2 + F(s3 + ox) * w3 + F(s4 + ox) * w4
+                                + F(s5 + ox) * w5 + F(s6 + ox) * w6 + F(s7 + ox) * w7 + F(s8 + ox) * w8;
+                            Store16(acc, vbias, vmult, vzero, dst + ox, ow - ox);
                         }
                     }
-                    if (Avx.IsSupported)
+                    if (Avx512F.IsSupported)
                     {
-                        for (; ox <= ow - 8; ox += 8)
+                        for (; ox < ow; ox += 16)
                         {
-                            var acc = Vector256<float>.Zero;
-                            for (int t = 0; t < taps; t++) acc += Vector256.Load(src[t] + ox) * Vector256.Create(wv[t]);
-                            Requantize8(acc, bias, multiplier, yZero, dst + ox);
+                            var acc = Vector512<float>.Zero;
+                            for (int t = 0; t < taps; t++) acc += F(src[t] + ox) * Vector512.Create(wv[t]);
+                            Store16(acc, vbias, vmult, vzero, dst + ox, ow - ox);
                         }
                     }
                     for (; ox < ow; ox++)
                     {
                         float acc = 0;
                         for (int t = 0; t < taps; t++) acc += src[t][ox] * wv[t];
-                        double v = Math.Round(((double)acc + bias) * multiplier, MidpointRounding.ToEven) + yZero;
+                        double v = Math.Round(((double)acc + shifted) * multiplier, MidpointRounding.ToEven) + yZero;
                         dst[ox] = (byte)(v >= 255 ? 255 : v >= 0 ? v : 0);
                     }
                 }
@@ -137,41 +145,62 @@ public static class QuantizedDepthwise
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(planes);
+            ArrayPool<byte>.Shared.Return(planes);
         }
     }
 
-    /// <summary>The padded plane (x - xZero, zeros outside the image) split into stride phases: phase q, row r, index j holds padded column j * sw + q.</summary>
-    private static unsafe void BuildPhases(byte* x, in DepthwiseGeometry g, int xZero, int ph, int phaseW, int planeSize, float* planes, float* tmp)
+    /// <summary>
+    /// The last vector of a row may cover columns past its end (narrow planes such as 14x14 have no full one): its
+    /// loads stay inside the plane buffer, which has 16 bytes of slack, and only the row's outputs are stored.
+    /// </summary>
+    private static unsafe void Store16(Vector512<float> acc, Vector512<double> bias, Vector512<double> multiplier, Vector256<int> zero, byte* dst, int left)
+    {
+        if (left >= 16) { Requantize16(acc, bias, multiplier, zero, dst); return; }
+        byte* tmp = stackalloc byte[16];
+        Requantize16(acc, bias, multiplier, zero, tmp);
+        Buffer.MemoryCopy(tmp, dst, left, left);
+    }
+
+    /// <summary>16 bytes widened to floats.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> F(byte* p) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
+
+    /// <summary>The padded plane (zeros outside the image are xZero bytes) split into stride phases: phase q, row r, index j holds padded column j * sw + q.</summary>
+    private static unsafe void BuildPhases(byte* x, in DepthwiseGeometry g, byte xZero, int ph, int phaseW, int planeSize, byte* planes, byte* tmp)
     {
         int sw = g.StrideW, iw = g.InW;
+        var evenOdd = Vector128.Create((byte)0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
         for (int r = 0; r < ph; r++)
         {
             int yy = r - g.PadTop;
             if ((uint)yy >= (uint)g.InH)
             {
-                for (int q = 0; q < sw; q++) new Span<float>(planes + q * planeSize + r * phaseW, phaseW).Clear();
+                for (int q = 0; q < sw; q++) new Span<byte>(planes + q * planeSize + r * phaseW, phaseW).Fill(xZero);
                 continue;
             }
-            byte* row = x + (long)yy * iw;
-            // The padded row (x - xZero inside the image, zeros outside), straight into phase 0 when sw = 1.
-            float* padded = sw == 1 ? planes + r * phaseW : tmp;
-            int width = sw == 1 ? phaseW : phaseW * sw;
-            new Span<float>(padded, width).Clear();
-            int first = Math.Max(0, -g.PadLeft), last = Math.Min(iw, width - g.PadLeft);
-            if (last > first)
-                QuantizeKernels.Dequantize(new ReadOnlySpan<byte>(row + first, last - first), 1f, xZero, new Span<float>(padded + g.PadLeft + first, last - first));
+            // The padded row, straight into phase 0 when sw = 1.
+            byte* padded = sw == 1 ? planes + r * phaseW : tmp;
+            int width = phaseW * sw;
+            new Span<byte>(padded, width).Fill(xZero);
+            int n = Math.Min(iw, width - g.PadLeft);
+            if (n > 0) Buffer.MemoryCopy(x + (long)yy * iw, padded + g.PadLeft, n, n);
             if (sw == 1) continue;
-            for (int q = 0; q < sw; q++)
-            {
-                float* dst = planes + q * planeSize + r * phaseW;
-                for (int j = 0; j < phaseW; j++) dst[j] = tmp[j * sw + q];
-            }
+            byte* d0 = planes + r * phaseW, d1 = planes + planeSize + r * phaseW;
+            int j = 0;
+            if (sw == 2 && Ssse3.IsSupported)
+                for (; j <= phaseW - 8; j += 8)
+                {
+                    var v = Ssse3.Shuffle(Vector128.Load(tmp + 2 * j), evenOdd).AsUInt64();
+                    *(ulong*)(d0 + j) = v.GetElement(0);
+                    *(ulong*)(d1 + j) = v.GetElement(1);
+                }
+            for (; j < phaseW; j++)
+                for (int q = 0; q < sw; q++) planes[q * planeSize + r * phaseW + j] = tmp[j * sw + q];
         }
     }
 
     /// <summary>
-    /// 16 exact integer sums to bytes, as <see cref="Requantize8"/>: vcvtpd2dq rounds half to even (the default
+    /// 16 exact integer sums to bytes: (acc + bias) * multiplier in double, vcvtpd2dq rounds half to even (the default
     /// rounding mode); the clamp to +-2^30 first keeps huge values from converting to int.MinValue.
     /// </summary>
     private static unsafe void Requantize16(Vector512<float> acc, Vector512<double> bias, Vector512<double> multiplier, Vector256<int> zero, byte* dst)
@@ -184,20 +213,5 @@ public static class QuantizedDepthwise
         var ih = Vector256.Min(Vector256.Max(Avx512F.ConvertToVector256Int32(hi) + zero, Vector256<int>.Zero), top);
         var words = Vector256.Narrow(il, ih).AsUInt16();
         Vector256.Narrow(words, words).GetLower().Store(dst);
-    }
-
-    /// <summary>8 exact integer sums to bytes: (acc + bias) * multiplier in double, rounded half to even, plus the zero point, clamped.</summary>
-    private static unsafe void Requantize8(Vector256<float> acc, int bias, double multiplier, int yZero, byte* dst)
-    {
-        var vb = Vector256.Create((double)bias);
-        var vm = Vector256.Create(multiplier);
-        var vz = Vector256.Create((double)yZero);
-        var hi = Vector256.Create(255.0);
-        var lo = Avx.RoundToNearestInteger((Avx.ConvertToVector256Double(acc.GetLower()) + vb) * vm) + vz;
-        var up = Avx.RoundToNearestInteger((Avx.ConvertToVector256Double(acc.GetUpper()) + vb) * vm) + vz;
-        var il = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Vector256.Max(lo, Vector256<double>.Zero), hi));
-        var iu = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Vector256.Max(up, Vector256<double>.Zero), hi));
-        var words = Vector128.Narrow(il, iu);
-        *(ulong*)dst = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
     }
 }
