@@ -51,33 +51,53 @@ public static class QuantizedDepthwise
             fixed (byte* px = x, py = y)
             {
                 nint ix = (nint)px, iy = (nint)py;
-                IntraOpPool.For(batch * c, threads, task =>
+                IntraOpPool.ForRanges(batch * c, threads, (t0, t1) =>
                 {
-                    int ch = task % c;
-                    var src = new ReadOnlySpan<byte>((byte*)ix + (long)task * inPlane, inPlane);
-                    var dst = new Span<byte>((byte*)iy + (long)task * outPlane, outPlane);
-                    Channel(src, geo, xZero, wf.AsSpan(ch * taps, taps), bv.Length == 0 ? 0 : bv[ch], mv[ch], yZero, dst);
+                    // One scratch buffer per range: per-channel set-up dominates small planes (960 channels of 7x7).
+                    byte[] planes = ArrayPool<byte>.Shared.Rent(ScratchSize(geo));
+                    try
+                    {
+                        for (int task = t0; task < t1; task++)
+                        {
+                            int ch = task % c;
+                            var src = new ReadOnlySpan<byte>((byte*)ix + (long)task * inPlane, inPlane);
+                            var dst = new Span<byte>((byte*)iy + (long)task * outPlane, outPlane);
+                            Channel(src, geo, xZero, wf.AsSpan(ch * taps, taps), bv.Length == 0 ? 0 : bv[ch], mv[ch], yZero, dst, planes);
+                        }
+                    }
+                    finally { ArrayPool<byte>.Shared.Return(planes); }
                 }, (long)batch * c * outPlane * taps * 2);
             }
         }
     }
 
+    /// <summary>Padded height, phase row width and plane size of one channel's phase planes.</summary>
+    private static (int Ph, int PhaseW, int PlaneSize) Planes(in DepthwiseGeometry g)
+    {
+        int ph = (g.OutH - 1) * g.StrideH + (g.KernelH - 1) * g.DilationH + 1;
+        int pw = (g.OutW - 1) * g.StrideW + (g.KernelW - 1) * g.DilationW + 1;
+        int phaseW = (pw + g.StrideW - 1) / g.StrideW + 16;
+        return (ph, phaseW, ph * phaseW);
+    }
+
+    /// <summary>Bytes of scratch <see cref="Channel"/> needs: the phase planes, one padded row, slack for the last vector.</summary>
+    private static int ScratchSize(in DepthwiseGeometry g)
+    {
+        var (_, phaseW, planeSize) = Planes(g);
+        return planeSize * g.StrideW + phaseW * g.StrideW + 32;
+    }
+
     private static unsafe void Channel(ReadOnlySpan<byte> x, in DepthwiseGeometry g, int xZero, ReadOnlySpan<float> w, int bias,
-        double multiplier, int yZero, Span<byte> y)
+        double multiplier, int yZero, Span<byte> y, byte[] planes)
     {
         int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW, kw = g.KernelW, taps = g.KernelH * kw;
         // The padded input rectangle the outputs read: rows [-PadTop, ph - PadTop), columns [-PadLeft, pw - PadLeft).
-        int ph = (g.OutH - 1) * sh + (g.KernelH - 1) * dh + 1;
-        int pw = (g.OutW - 1) * sw + (kw - 1) * dw + 1;
-        int phaseW = (pw + sw - 1) / sw + 16;
-        int planeSize = ph * phaseW;
-        byte[] planes = ArrayPool<byte>.Shared.Rent(planeSize * sw + phaseW * sw + 32);
+        var (ph, phaseW, planeSize) = Planes(g);
         // Raw bytes are multiplied (padding holds xZero); sum w (x - xZero) = sum w x - xZero sum w, so the
         // zero point's term joins the bias. Both stay exact integers (in float: |sum w x| < 2^24; in double).
         float sumW = 0;
         for (int t = 0; t < taps; t++) sumW += w[t];
         double shifted = (double)bias - (double)xZero * sumW;
-        try
         {
             fixed (byte* px = x)
             fixed (byte* pp = planes)
@@ -142,10 +162,6 @@ public static class QuantizedDepthwise
                     }
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(planes);
         }
     }
 
