@@ -105,6 +105,28 @@ public class QdqIntegerFusionTests
         Assert.Equal(["MaxPool", "Flatten"], ops);
     }
 
+    [Theory]
+    [InlineData("HardSwish")]
+    [InlineData("Relu")]
+    [InlineData("Clip")]
+    [InlineData("HardSigmoid")]
+    public void UnaryOpBetweenDqAndQBecomesATableLookupBitExact(string op)
+    {
+        var rng = new Random(op.Length);
+        Model Build() => Model([U8("x", 1, 3, 17, 11)], [U8("y", 1, 3, 17, 11)],
+        [
+            N("DequantizeLinear", ["x", "s", "z"], ["f"]),
+            op == "Clip" ? N("Clip", ["f", "lo", "hi"], ["g"]) : N(op, ["f"], ["g"]),
+            N("QuantizeLinear", ["g", "sy", "zy"], ["y"]),
+        ], new Dictionary<string, Tensor>
+        {
+            ["s"] = Tensor.Scalar(0.05f), ["z"] = Zero(128), ["sy"] = Tensor.Scalar(0.03f), ["zy"] = Zero(40),
+            ["lo"] = Tensor.Scalar(-1f), ["hi"] = Tensor.Scalar(2.5f),
+        }, opset: 14);
+        var ops = AssertFusedEqualsChain(Build, new() { ["x"] = Bytes(rng, 1, 3, 17, 11) });
+        Assert.Equal(["QLinearLookup"], ops);
+    }
+
     /// <summary>Depthwise QLinearConv (direct kernel) against the same node with weights fed at run time (int32 reference path).</summary>
     [Theory]
     [InlineData(5, 9, 11, 3, 1, 1, 1, false)]

@@ -9,11 +9,15 @@ namespace NetOnnx.Optimizer.Passes.Quantization;
 /// <list type="bullet">
 /// <item>DQ(a), DQ(b) -> Add [-> Relu] -> Q: QLinearAdd (com.microsoft; com.netonnx with activation Relu).</item>
 /// <item>DQ(x_i)... -> Concat -> Q: QLinearConcat (com.microsoft); inputs with other parameters are requantized by table.</item>
+/// <item>DQ -> element-wise unary op (Relu, Clip, HardSwish, Sigmoid, ...) -> Q: a 256-entry table lookup (com.netonnx
+/// QLinearLookup), the table made by running the op on the 256 dequantized values.</item>
 /// <item>DQ -> MaxPool / Reshape / Flatten / Transpose / Squeeze / Unsqueeze / Identity -> Q with the same scale and
 /// zero point: the op on the uint8 tensor (max and data movement commute with the monotonic, element-wise
 /// (de)quantization, and Q(DQ(v)) = v for equal parameters).</item>
 /// </list>
-/// Every rewrite computes what the float chain computes, bit for bit. Only per-tensor uint8 parameters held in
+/// Every rewrite computes what the float chain computes, bit for bit (the table too, for ops whose kernel gives each
+/// element the same value whatever its position; a vectorized transcendental may differ from its scalar tail by an ulp,
+/// hence rarely by one quantization step). Only per-tensor uint8 parameters held in
 /// constants qualify. The orphaned DequantizeLinear nodes are left to dead-code elimination.
 /// </summary>
 public sealed class QdqIntegerFusion : IGraphPass
@@ -26,21 +30,27 @@ public sealed class QdqIntegerFusion : IGraphPass
         "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity",
     };
 
+    /// <summary>Element-wise ops of one tensor that a 256-entry table replaces between a DQ and a Q.</summary>
+    private static readonly HashSet<string> s_unary = new(StringComparer.Ordinal)
+    {
+        "Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Abs", "Neg", "Gelu",
+    };
+
     public PassResult Run(Model model)
     {
         var g = model.Graph;
         if (model.OpsetFor("") < 10 || !g.Nodes.Any(n => FusionHelpers.IsStandard(n, "QuantizeLinear"))) return PassResult.Unchanged;
         var ix = new GraphEditor(g);
-        int adds = 0, concats = 0, moves = 0;
+        int adds = 0, concats = 0, moves = 0, lookups = 0;
         foreach (var q in g.Nodes)
         {
             if (!FusionHelpers.IsStandard(q, "QuantizeLinear") || q.Outputs.Count != 1 || ix.IsRemoved(q)) continue;
             if (Params(ix, q) is not { } qp) continue;
             if (ix.SoleReader(q.Inputs[0]) is null || ix.Producer(q.Inputs[0]) is not { } p || p.Outputs.Count != 1) continue;
             Node? relu = null;
-            if (FusionHelpers.IsStandard(p, "Relu"))
+            if (FusionHelpers.IsStandard(p, "Relu") && ix.SoleReader(p.Inputs[0]) is not null && ix.Producer(p.Inputs[0]) is { } add
+                && FusionHelpers.IsStandard(add, "Add"))
             {
-                if (ix.SoleReader(p.Inputs[0]) is null || ix.Producer(p.Inputs[0]) is not { } add || !FusionHelpers.IsStandard(add, "Add")) continue;
                 relu = p; p = add;
             }
             string name = p.Name.Length > 0 ? p.Name + "_quant" : "";
@@ -55,6 +65,12 @@ public sealed class QdqIntegerFusion : IGraphPass
                 adds++;
             }
             else if (relu is not null) continue;
+            else if (s_unary.Contains(p.OpType) && p.Domain is "" or Runtime.Operators.Fused.FusedDomain.Name && Lookup(ix, model, p, q, qp, name) is { } table)
+            {
+                ix.Replace(q, table);
+                ix.Remove(p);
+                lookups++;
+            }
             else if (FusionHelpers.IsStandard(p, "Concat") && p.Inputs.Count > 0)
             {
                 var dqs = p.Inputs.Select(i => Dequantized(ix, i)).ToList();
@@ -97,8 +113,35 @@ public sealed class QdqIntegerFusion : IGraphPass
                 moves++;
             }
         }
-        int total = adds + concats + moves;
-        return total == 0 ? PassResult.Unchanged : ix.Commit(detail: $"{adds} QLinearAdd, {concats} QLinearConcat, {moves} uint8 MaxPool/reshape");
+        int total = adds + concats + moves + lookups;
+        return total == 0 ? PassResult.Unchanged : ix.Commit(detail: $"{adds} QLinearAdd, {concats} QLinearConcat, {moves} uint8 MaxPool/reshape, {lookups} QLinearLookup");
+    }
+
+    /// <summary>
+    /// DQ -> unary op -> Q as one table lookup: the op runs once, at optimisation time, on the 256 dequantized values
+    /// (computed as DequantizeLinear computes them), and its results are quantized as QuantizeLinear would.
+    /// </summary>
+    private static Node? Lookup(GraphEditor ix, Model model, Node op, Node q, (float Scale, byte Zero) qp, string name)
+    {
+        if (op.Outputs.Count != 1 || op.Inputs.Count == 0 || Dequantized(ix, op.Inputs[0]) is not { } d || Params(ix, d) is not { } dp) return null;
+        var rest = new List<Tensor?>();
+        foreach (var i in op.Inputs.Skip(1))
+        {
+            if (i.Length == 0) { rest.Add(null); continue; }
+            if (ix.ConstantValue(i) is not { } c) return null;
+            rest.Add(c);
+        }
+        var values = new float[256];
+        for (int v = 0; v < 256; v++) values[v] = (v - (float)dp.Zero) * dp.Scale;
+        object[] outs;
+        try { outs = NodeEvaluator.Evaluate(op, [Tensor.Create(values, 256), .. rest], model.Opsets); }
+        catch (OnnxException) { return null; }
+        if (outs.Length != 1 || outs[0] is not Tensor { ElementType: DataType.Float, Length: 256 } f) return null;
+        var fv = f.ReadOnlySpan<float>();
+        var table = new byte[256];
+        for (int v = 0; v < 256; v++) table[v] = (byte)Kernels.Quantization.QuantizeKernels.QuantizeOne(fv[v], qp.Scale, qp.Zero, 0, 255);
+        string t = ix.AddInitializer((name.Length > 0 ? name : "lookup") + "_table", Tensor.Create(DataType.UInt8, table, 256));
+        return new Node("QLinearLookup", [d.Inputs[0], t], q.Outputs, name, Runtime.Operators.Fused.FusedDomain.Name);
     }
 
     private static void Rewrite(GraphEditor ix, Node q, Node fused, Node op, Node? relu)

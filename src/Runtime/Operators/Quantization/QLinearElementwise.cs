@@ -149,3 +149,23 @@ public sealed class QLinearConcat : OpKernel
         }
     }
 }
+
+/// <summary>
+/// QLinearLookup (com.netonnx, made by the optimizer): y[i] = table[x[i]] for uint8 x and a 256-entry uint8 table,
+/// which holds Q(f(DQ(v))) for a fused DequantizeLinear -> f -> QuantizeLinear chain.
+/// </summary>
+[OpKernel("QLinearLookup", 1, Domain = FusedDomain.Name)]
+public sealed class QLinearLookup : OpKernel
+{
+    public QLinearLookup(KernelInfo info) { }
+
+    public override void Compute(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var table = ctx.Input(1);
+        if (x.ElementType != DataType.UInt8) throw ctx.Error($"x must be uint8, got {x.ElementType.OnnxName()}");
+        if (table.ElementType != DataType.UInt8 || table.Length != 256) throw ctx.Error($"table must hold 256 uint8 values, got {table.ElementType.OnnxName()} {ShapeMath.Format(table.Shape)}");
+        var y = ctx.OutputUninitialized(0, DataType.UInt8, x.Shape);
+        QuantizedElementwise.Lookup(x.ReadOnlySpan<byte>(), table.ReadOnlySpan<byte>(), y.Span<byte>());
+    }
+}
