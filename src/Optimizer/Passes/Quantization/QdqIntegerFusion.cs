@@ -114,6 +114,9 @@ public sealed class QdqIntegerFusion : IGraphPass
             }
         }
         int total = adds + concats + moves + lookups;
+        // Written models need the domains imported (com.microsoft for the contrib ops, ours for the fused forms).
+        if (adds + concats > 0) model.Opsets.TryAdd("com.microsoft", 1);
+        if (adds + lookups > 0) model.Opsets.TryAdd(Runtime.Operators.Fused.FusedDomain.Name, 1);
         return total == 0 ? PassResult.Unchanged : ix.Commit(detail: $"{adds} QLinearAdd, {concats} QLinearConcat, {moves} uint8 MaxPool/reshape, {lookups} QLinearLookup");
     }
 
