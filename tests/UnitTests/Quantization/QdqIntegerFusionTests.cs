@@ -283,6 +283,45 @@ public class QdqIntegerFusionTests
         Assert.True(dot / Math.Sqrt(na * nb) > 0.99, $"cosine {dot / Math.Sqrt(na * nb)}");
     }
 
+    /// <summary>A fire module (squeeze, then 1x1 and 3x3 expands concatenated): the Concat inputs get the output's range.</summary>
+    [Fact]
+    public void ConcatInputsShareTheOutputScaleSoTheIntegerConcatCopies()
+    {
+        Model Fire()
+        {
+            var rng = new Random(4);
+            var inits = new Dictionary<string, Tensor>
+            {
+                ["ws"] = RandomFloats(rng, 4, 3, 1, 1), ["we1"] = RandomFloats(rng, 6, 4, 1, 1), ["we3"] = RandomFloats(rng, 5, 4, 3, 3), ["wc"] = RandomFloats(rng, 2, 11, 1, 1),
+            };
+            return Model([F("x", 1, 3, 12, 10)], [F("y", 1, 2, 12, 10)],
+            [
+                N("Conv", ["x", "ws"], ["s0"]), N("Relu", ["s0"], ["s"]),
+                N("Conv", ["s", "we1"], ["e10"]), N("Relu", ["e10"], ["e1"]),
+                N("Conv", ["s", "we3"], ["e30"], NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 })), N("Relu", ["e30"], ["e3"]),
+                N("Concat", ["e1", "e3"], ["cat"], NodeAttribute.Of("axis", 1L)),
+                N("Conv", ["cat", "wc"], ["y"]),
+            ], inits, opset: 13);
+        }
+        var m = Fire();
+        StaticQuantization.Apply(m, Ranges(Fire()), new StaticQuantizationOptions { PerChannel = true });
+        var g = m.Graph;
+        float ScaleOf(string dqOutput) => g.Initializers[g.Nodes.Single(n => n.OpType == "DequantizeLinear" && n.Outputs[0] == dqOutput).Inputs[1]].ReadOnlySpan<float>()[0];
+        var concat = g.Nodes.Single(n => n.OpType == "Concat");
+        var outQ = g.Nodes.Single(n => n.OpType == "QuantizeLinear" && n.Inputs[0] == concat.Outputs[0]);
+        float outScale = g.Initializers[outQ.Inputs[1]].ReadOnlySpan<float>()[0];
+        Assert.All(concat.Inputs, i => Assert.Equal(outScale, ScaleOf(i)));
+        var x = RandomFloats(new Random(5), 1, 3, 12, 10);
+        using var s = new InferenceSession(OnnxModelWriter.ToBytes(m), new SessionOptions { IntraOpThreads = 1 });
+        Assert.Contains(s.Model.Graph.Nodes, n => n.OpType == "QLinearConcat");
+        var y = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        using var f = new InferenceSession(Fire(), new SessionOptions { OptimizationLevel = OptimizationLevel.None });
+        var r = f.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();
+        double dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < r.Length; i++) { dot += r[i] * y[i]; na += r[i] * r[i]; nb += y[i] * y[i]; }
+        Assert.True(dot / Math.Sqrt(na * nb) > 0.99, $"cosine {dot / Math.Sqrt(na * nb)}");
+    }
+
     [Fact]
     public void PreparationLiftsAnOpset11ModelWithConstantWeightsAndFoldsBatchNorm()
     {

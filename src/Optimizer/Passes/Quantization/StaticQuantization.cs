@@ -84,9 +84,23 @@ public static class StaticQuantization
         // DQ output name -> the scale and zero-point initializers it uses.
         var qdqParams = new Dictionary<string, (string Scale, string Zero)>(StringComparer.Ordinal);
 
+        // Inputs of a Concat whose output is quantized take the output's range (the union of theirs), so the
+        // integer QLinearConcat copies bytes instead of requantizing each input.
+        var concatRange = new Dictionary<string, (float Lo, float Hi)>(StringComparer.Ordinal);
+        foreach (var c in g.Nodes)
+            if (FusionHelpers.IsStandard(c, "Concat") && c.Outputs.Count == 1 && ranges.TryGetValue(c.Outputs[0], out var cr)
+                && c.Inputs.All(i => ranges.ContainsKey(i)))
+                foreach (var i in c.Inputs)
+                {
+                    var own = ranges[i];
+                    var prev = concatRange.GetValueOrDefault(i, own);
+                    concatRange[i] = (Math.Min(Math.Min(prev.Lo, own.Lo), cr.Lo), Math.Max(Math.Max(prev.Hi, own.Hi), cr.Hi));
+                }
+
         (float Scale, byte Zero) Params(string tensor)
         {
             if (!ranges.TryGetValue(tensor, out var r)) throw new OnnxException($"no calibration range for tensor '{tensor}'");
+            if (concatRange.TryGetValue(tensor, out var shared)) r = shared;
             float lo = Math.Min(r.Lo, 0), hi = Math.Max(r.Hi, 0);
             float scale = hi > lo ? (hi - lo) / 255f : 1f;
             byte zero = (byte)Math.Clamp(MathF.Round(-lo / scale, MidpointRounding.ToEven), 0, 255);
