@@ -124,6 +124,18 @@ public static class InternalOpFunctions
                 b.Op("MatMul", [a, bb], output: b.Out(0));
                 break;
             }
+            case "QLinearAdd":
+            {
+                // The chain it was fused from: DequantizeLinear both, Add, the Relu, QuantizeLinear.
+                var sum = b.Op("Add", [b.Op("DequantizeLinear", [b.In(0), b.In(1), b.OptIn(2)]), b.Op("DequantizeLinear", [b.In(3), b.In(4), b.OptIn(5)])]);
+                if (n.GetString("activation", "") == "Relu") sum = b.Op("Relu", [sum]);
+                b.Op("QuantizeLinear", [sum, b.In(6), b.OptIn(7)], output: b.Out(0));
+                break;
+            }
+            case "QLinearLookup":
+                // table[x]: the bytes as Gather indices.
+                b.Op("Gather", [b.In(1), b.Op("Cast", [b.In(0)], [NodeAttribute.Of("to", (long)DataType.Int32)])], [NodeAttribute.Of("axis", 0L)], b.Out(0));
+                break;
             default:
                 throw new InvalidOperationException($"{n.Describe()}: no standard-op body is known for {FusedOps.Domain}.{n.OpType}");
         }

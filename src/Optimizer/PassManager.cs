@@ -25,6 +25,7 @@ public sealed class PassManager
     public static PassManager CreateDefault() => new PassManager()
         // Before constant folding, which would dequantize the island's weights back to float.
         .Add(new Passes.Quantization.QdqConvFusion())
+        .Add(new Passes.Quantization.QdqIntegerFusion())
         .Add(new Passes.ShapeFolding())
         .Add(new Passes.ConstantFolding())
         .Add(new Passes.IdentityElimination())

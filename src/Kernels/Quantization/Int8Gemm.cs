@@ -210,6 +210,11 @@ public static unsafe class Int8Gemm
         in Int8GemmEpilogue ep, float* cf, byte* cb)
     {
         int cols = j1 - j0;
+        if (ep.Output == Int8GemmOutput.UInt8 && ep.Requant is not null && Avx2.IsSupported)
+        {
+            StoreRequantized(acc, i0, rows, j0, cols, n, colTerm, rowSums, ep, cb);
+            return;
+        }
         var scale = ep.ColumnScale;
         var bias = ep.Bias;
         var zb = ep.WeightZero;
@@ -273,6 +278,86 @@ public static unsafe class Int8Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The <see cref="Int8GemmEpilogue.Requant"/> store, 4 columns per step: the int32 sums plus corrections and
+    /// bias, times the double multipliers, rounded half to even, plus the zero point, clamped: the scalar formula's
+    /// exact steps (int32 to double is exact). Transposed output writes each column's 4 rows as one 32-bit store.
+    /// </summary>
+    private static void StoreRequantized(int* acc, int i0, int rows, int j0, int cols, int n, int[] colTerm, int* rowSums,
+        in Int8GemmEpilogue ep, byte* cb)
+    {
+        int* q = stackalloc int[MR * NRPanels * 16];
+        var zb = ep.WeightZero;
+        var intBias = ep.IntBias;
+        var vz = Vector256.Create((double)ep.OutputZero);
+        var vhi = Vector256.Create(255.0);
+        fixed (int* pt = colTerm)
+        fixed (double* pm = ep.Requant)
+        fixed (int* pb = intBias)
+        fixed (int* pz = zb)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                int* ar = acc + r * NRPanels * 16;
+                int* qr = q + r * NRPanels * 16;
+                int rs = rowSums != null ? rowSums[i0 + r] : 0;
+                var vrs = Vector128.Create(rs);
+                int j = 0;
+                if (Avx512F.IsSupported)
+                {
+                    // 8 columns per step. vcvtpd2dq rounds half to even (the default MXCSR mode), as Math.Round(ToEven);
+                    // the clamp to +-2^30 first keeps huge values from converting to int.MinValue.
+                    var vrs8 = Vector256.Create(rs);
+                    var big = Vector512.Create(1073741824.0);
+                    var z8 = Vector256.Create(ep.OutputZero);
+                    var top = Vector256.Create(255);
+                    for (; j <= cols - 8; j += 8)
+                    {
+                        var v = Vector256.Load(ar + j) + Vector256.Load(pt + j0 + j);
+                        if (pz != null) v -= Vector256.Load(pz + j0 + j) * vrs8;
+                        if (pb != null) v += Vector256.Load(pb + j0 + j);
+                        var d = Avx512F.ConvertToVector512Double(v) * Vector512.Load(pm + j0 + j);
+                        d = Vector512.Min(Vector512.Max(d, -big), big);
+                        var iq = Avx512F.ConvertToVector256Int32(d) + z8;
+                        Vector256.Min(Vector256.Max(iq, Vector256<int>.Zero), top).Store(qr + j);
+                    }
+                }
+                for (; j <= cols - 4; j += 4)
+                {
+                    var v = Vector128.Load(ar + j) + Vector128.Load(pt + j0 + j);
+                    if (pz != null) v -= Vector128.Load(pz + j0 + j) * vrs;
+                    if (pb != null) v += Vector128.Load(pb + j0 + j);
+                    var d = Avx.RoundToNearestInteger(Avx.ConvertToVector256Double(v) * Vector256.Load(pm + j0 + j)) + vz;
+                    Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Vector256.Max(d, Vector256<double>.Zero), vhi)).Store(qr + j);
+                }
+                for (; j < cols; j++)
+                {
+                    int t = ar[j] + colTerm[j0 + j] - (zb != null ? zb[j0 + j] * rs : 0);
+                    double y = Math.Round((double)(t + (intBias?[j0 + j] ?? 0)) * ep.Requant![j0 + j], MidpointRounding.ToEven) + ep.OutputZero;
+                    qr[j] = y >= 255 ? 255 : y >= 0 ? (int)y : 0;
+                }
+            }
+        }
+        const int S = NRPanels * 16;
+        if (ep.TransposedStride > 0)
+        {
+            long stride = ep.TransposedStride;
+            byte* dst = cb + (long)j0 * stride + i0;
+            if (rows == MR)
+                for (int j = 0; j < cols; j++)
+                    *(uint*)(dst + j * stride) = (uint)q[j] | (uint)q[S + j] << 8 | (uint)q[2 * S + j] << 16 | (uint)q[3 * S + j] << 24;
+            else
+                for (int j = 0; j < cols; j++)
+                    for (int r = 0; r < rows; r++) dst[j * stride + r] = (byte)q[r * S + j];
+        }
+        else
+            for (int r = 0; r < rows; r++)
+            {
+                byte* dst = cb + (long)(i0 + r) * n + j0;
+                for (int j = 0; j < cols; j++) dst[j] = (byte)q[r * S + j];
+            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

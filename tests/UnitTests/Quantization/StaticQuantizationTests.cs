@@ -146,6 +146,7 @@ public class StaticQuantizationTests
     [InlineData(5, 6, 8, 1, 1, 0, 0, 16)]
     [InlineData(2, 11, 9, 3, 2, 2, 2, 3)]
     [InlineData(16, 5, 5, 1, 2, 0, 0, 33)]
+    [InlineData(8, 6, 7, 1, 1, 0, 0, 20)]
     public void QLinearConvFastPathMatchesTheReferencePathExactly(int c, int h, int w, int k, int stride, int pad, int dil, int m)
     {
         var rng = new Random(c * 100 + h);
@@ -193,18 +194,19 @@ public class StaticQuantizationTests
         var rng = new Random(4);
         Model Build()
         {
-            var m = Model([F("x", 1, 3, 6, 6)], [F("y", 1, 3, 6, 6)],
+            // Two filters per group: grouped but not depthwise, so no integer kernel takes it.
+            var m = Model([F("x", 1, 3, 6, 6)], [F("y", 1, 6, 6, 6)],
                 [N("Conv", ["x", "w", "b"], ["y"], NodeAttribute.Of("group", 3L), NodeAttribute.Of("pads", new long[] { 1, 1, 1, 1 }))],
-                new Dictionary<string, Tensor> { ["w"] = RandomFloats(new Random(4), 3, 1, 3, 3), ["b"] = RandomFloats(new Random(5), 3) }, opset: 13);
+                new Dictionary<string, Tensor> { ["w"] = RandomFloats(new Random(4), 6, 1, 3, 3), ["b"] = RandomFloats(new Random(5), 6) }, opset: 13);
             // Older exporters list initializers as graph inputs too.
-            m.Graph.Inputs.Add(F("b", 3));
+            m.Graph.Inputs.Add(F("b", 6));
             return m;
         }
         var x = RandomFloats(rng, 1, 3, 6, 6);
         var q = Build();
         var ranges = new Dictionary<string, (float, float)> { ["x"] = (-2f, 2f), ["y"] = (-30f, 30f) };
         StaticQuantization.Apply(q, ranges, new StaticQuantizationOptions());
-        Assert.Contains(q.Graph.Initializers.Values, t => t.ElementType == DataType.Int32 && t.Length == 3);
+        Assert.Contains(q.Graph.Initializers.Values, t => t.ElementType == DataType.Int32 && t.Length == 6);
         using var s = new InferenceSession(q, new SessionOptions { IntraOpThreads = 1 });
         Assert.DoesNotContain(s.Model.Graph.Nodes, n => n.OpType == "QLinearConv");
         var y = s.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>();

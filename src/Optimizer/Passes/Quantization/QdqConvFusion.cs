@@ -6,8 +6,8 @@ namespace NetOnnx.Optimizer.Passes.Quantization;
 /// <summary>
 /// A QDQ island DequantizeLinear(xq) -> Conv(·, DequantizeLinear(Wq) [, DequantizeLinear(Bq)]) [-> Relu | Clip(0, max)] -> QuantizeLinear
 /// becomes one QLinearConv (standard ONNX) on the integers, whose uint8 path runs the int8 GEMM with the
-/// requantization in its epilogue. Conditions: constant int8 weights (per tensor or per output channel,
-/// axis 0), ungrouped 2-D convolution, uint8 activations with scalar scales and zero points, an int32 bias at
+/// requantization in its epilogue (depthwise ones run a direct kernel). Conditions: constant int8 weights (per
+/// tensor or per output channel, axis 0), ungrouped or depthwise 2-D convolution, uint8 activations with scalar scales and zero points, an int32 bias at
 /// scale x_scale * w_scale, and a
 /// Relu or Clip(0, max) only when the output zero point is 0 and max is not below the output range (then the
 /// uint8 clamp already is the activation). Runs before constant
@@ -48,13 +48,14 @@ public sealed class QdqConvFusion : IGraphPass
                 relu = prev; conv = c;
             }
             if (!FusionHelpers.IsStandard(conv, "Conv") || conv.Outputs.Count != 1 || conv.Inputs.Count < 2) continue;
-            // Grouped (e.g. depthwise) QLinearConv has no integer fast path here; the float Conv is faster.
-            if (conv.GetInt("group", 1) != 1) continue;
             if (ix.Producer(conv.Inputs[0]) is not { } xdq || !FusionHelpers.IsStandard(xdq, "DequantizeLinear") || xdq.Inputs.Count < 3
                 || !ScalarU8Params(ix, xdq, out float xs)) continue;
             if (ix.Producer(conv.Inputs[1]) is not { } wdq || !FusionHelpers.IsStandard(wdq, "DequantizeLinear") || ix.SoleReader(conv.Inputs[1]) is null) continue;
             if (ix.ConstantValue(wdq.Inputs[0]) is not { ElementType: DataType.Int8, Rank: 4 } wq) continue;
             int m = wq.Shape[0];
+            // Grouped convs other than depthwise (one filter per channel) have no integer fast path; float is faster.
+            long group = conv.GetInt("group", 1);
+            if (group != 1 && !(group == m && wq.Shape[1] == 1)) continue;
             if (wdq.Inputs.Count < 2 || ix.ConstantValue(wdq.Inputs[1]) is not { ElementType: DataType.Float } ws || (ws.Length != 1 && ws.Length != m)) continue;
             if (ws.Length > 1 && (ws.Rank != 1 || wdq.GetInt("axis", 1) != 0)) continue;
             var wz = wdq.Inputs.Count > 2 && wdq.Inputs[2].Length > 0 ? ix.ConstantValue(wdq.Inputs[2]) : null;

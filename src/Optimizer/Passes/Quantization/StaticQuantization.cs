@@ -84,9 +84,23 @@ public static class StaticQuantization
         // DQ output name -> the scale and zero-point initializers it uses.
         var qdqParams = new Dictionary<string, (string Scale, string Zero)>(StringComparer.Ordinal);
 
+        // Inputs of a Concat whose output is quantized take the output's range (the union of theirs), so the
+        // integer QLinearConcat copies bytes instead of requantizing each input.
+        var concatRange = new Dictionary<string, (float Lo, float Hi)>(StringComparer.Ordinal);
+        foreach (var c in g.Nodes)
+            if (FusionHelpers.IsStandard(c, "Concat") && c.Outputs.Count == 1 && ranges.TryGetValue(c.Outputs[0], out var cr)
+                && c.Inputs.All(i => ranges.ContainsKey(i)))
+                foreach (var i in c.Inputs)
+                {
+                    var own = ranges[i];
+                    var prev = concatRange.GetValueOrDefault(i, own);
+                    concatRange[i] = (Math.Min(Math.Min(prev.Lo, own.Lo), cr.Lo), Math.Max(Math.Max(prev.Hi, own.Hi), cr.Hi));
+                }
+
         (float Scale, byte Zero) Params(string tensor)
         {
             if (!ranges.TryGetValue(tensor, out var r)) throw new OnnxException($"no calibration range for tensor '{tensor}'");
+            if (concatRange.TryGetValue(tensor, out var shared)) r = shared;
             float lo = Math.Min(r.Lo, 0), hi = Math.Max(r.Hi, 0);
             float scale = hi > lo ? (hi - lo) / 255f : 1f;
             byte zero = (byte)Math.Clamp(MathF.Round(-lo / scale, MidpointRounding.ToEven), 0, 255);
@@ -107,7 +121,9 @@ public static class StaticQuantization
         }
 
         var handled = new HashSet<Node>();
-        foreach (var node in g.Nodes)
+        // Constant nodes first: an island re-emits a Relu/Clip next to its op, ahead of where the exporter put
+        // the Clip bounds' Constant nodes, and inputless nodes are valid anywhere.
+        foreach (var node in g.Nodes.Where(n => FusionHelpers.IsStandard(n, "Constant")).Concat(g.Nodes.Where(n => !FusionHelpers.IsStandard(n, "Constant"))))
         {
             if (handled.Contains(node)) continue;
             if (FusionHelpers.IsStandard(node, "MaxPool") && node.Outputs.Count == 1 && dequantized.TryGetValue(node.Inputs[0], out var pooled)
@@ -176,12 +192,31 @@ public static class StaticQuantization
             else dequantized[y] = AddQdq(y, raw, y);
             layers.Add(new QuantizedLayer(id, node.OpType, 4L * w.Length, w.Length + 8L * ws.Length));
         }
+        ReadQuantizedEverywhere(result, dequantized, ix);
         g.Nodes.Clear();
         g.Nodes.AddRange(result);
         // Float originals that no node reads any more leave the file.
         DeadCodeElimination.Sweep(g);
         g.ValueTypes.Clear();
         return layers;
+    }
+
+    /// <summary>
+    /// Float readers of a quantized tensor that come after its DequantizeLinear read the dequantized value
+    /// instead (as in ONNX Runtime's QDQ files), so e.g. a residual Add sees two DQ inputs and can run on the
+    /// integers. Graph outputs keep their float values.
+    /// </summary>
+    private static void ReadQuantizedEverywhere(List<Node> nodes, Dictionary<string, (string Name, float Scale)> dequantized, GraphEditor ix)
+    {
+        var remap = dequantized.Where(kv => kv.Value.Name != kv.Key && !ix.IsGraphOutput(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value.Name, StringComparer.Ordinal);
+        var dqNames = remap.Values.ToHashSet(StringComparer.Ordinal);
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+        {
+            for (int i = 0; i < n.Inputs.Count; i++)
+                if (remap.TryGetValue(n.Inputs[i], out var dq) && ready.Contains(dq)) n.Inputs[i] = dq;
+            foreach (var o in n.Outputs) if (dqNames.Contains(o)) ready.Add(o);
+        }
     }
 
     /// <summary>An initializer by name, looking through Identity nodes (exporters share equal biases that way).</summary>

@@ -39,6 +39,10 @@ public sealed class MaxPool : OpKernel
             case DataType.Double: Pooling.Max(x.ReadOnlySpan<double>(), y.Span<double>(), idx, planes, geo, _columnMajor); break;
             case DataType.Float16: Pooling.Max(x.ReadOnlySpan<Half>(), y.Span<Half>(), idx, planes, geo, _columnMajor); break;
             case DataType.Int8: Pooling.Max(x.ReadOnlySpan<sbyte>(), y.Span<sbyte>(), idx, planes, geo, _columnMajor); break;
+            case DataType.UInt8 when idx.IsEmpty && Kernels.Quantization.QuantizedPooling.Handles(geo) && x.Buffer is byte[] xb && y.Buffer is byte[] yb:
+                IntraOpPool.ForRanges(planes, ctx.Threads, (p0, p1) => Kernels.Quantization.QuantizedPooling.MaxRows(xb, yb, p0, p1, geo),
+                    work: (long)y.Length * geo.KernelSize);
+                break;
             case DataType.UInt8: Pooling.Max(x.ReadOnlySpan<byte>(), y.Span<byte>(), idx, planes, geo, _columnMajor); break;
             case DataType.BFloat16:
             {

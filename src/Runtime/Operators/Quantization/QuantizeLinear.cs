@@ -50,7 +50,8 @@ internal static class QuantCommon
             throw ctx.Error($"zero point has {zp.Length} elements but the scale has {scale.Length}");
         if (block < 0) throw ctx.Error($"block_size {block} is negative");
         bool perTensor = block == 0 && scale.Length == 1 && scale.Rank <= 1;
-        if (perTensor) return new Layout(1, x.Length, 1, 0, true);
+        // One run over the whole tensor: the kernels then see one long span, not x.Length spans of one element.
+        if (perTensor) return new Layout(1, 1, x.Length, 0, true);
         if (x.Rank == 0) throw ctx.Error("a scalar input needs a scalar scale");
         int axis = (int)axisAttr;
         if (axis < -x.Rank || axis >= x.Rank) throw ctx.Error($"axis {axisAttr} is out of range for rank {x.Rank}");

@@ -167,10 +167,18 @@ public sealed class QLinearConv : OpKernel
     /// <summary>Constant int8 2-D weights, ungrouped, packed as B [C*kh*kw, M] for <see cref="Int8Gemm"/>; else null.</summary>
     private readonly PackedInt8Weights? _packed;
     private readonly int[] _wShape = [];
+    /// <summary>Constant int8 depthwise 2-D weights [C, 1, kh, kw] (group = C = M); else null.</summary>
+    private readonly sbyte[]? _depthwise;
 
     public QLinearConv(KernelInfo info)
     {
         _conv = new IntegerConv(info);
+        if (_conv.Group > 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } dw && dw.Shape[0] == _conv.Group && dw.Shape[1] == 1
+            && dw.Shape[2] * dw.Shape[3] <= QuantizedDepthwise.MaxTaps)
+        {
+            _depthwise = dw.ReadOnlySpan<sbyte>().ToArray();
+            _wShape = dw.Shape;
+        }
         if (_conv.Group == 1 && info.ConstantInput(3) is { ElementType: DataType.Int8, Rank: 4 } w && w.Length > 0)
         {
             // B [K, M] with K ordered (ky, kx, c) to match channel-last patches: each kernel row is one copy.
@@ -192,6 +200,11 @@ public sealed class QLinearConv : OpKernel
         if (_packed is not null && ctx.Input(0).ElementType == DataType.UInt8 && (ctx.OptionalInput(7)?.ElementType ?? DataType.UInt8) == DataType.UInt8)
         {
             FastPath(ctx);
+            return;
+        }
+        if (_depthwise is not null && ctx.Input(0).ElementType == DataType.UInt8 && (ctx.OptionalInput(7)?.ElementType ?? DataType.UInt8) == DataType.UInt8)
+        {
+            DepthwisePath(ctx);
             return;
         }
         var x = ctx.Input(0);
@@ -275,7 +288,8 @@ public sealed class QLinearConv : OpKernel
         int ih = x.Shape[2], iw = x.Shape[3], oh = geo.OutShape[0], ow = geo.OutShape[1];
         int pixels = oh * ow, kp = _packed!.PaddedK, inSize = ih * iw;
         var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], m, oh, ow]);
-        var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pixels * kp);
+        bool pointwise = kh == 1 && kw == 1 && geo.Strides.All(v => v == 1) && geo.PadsBegin.All(v => v == 0) && oh == ih && ow == iw;
+        var patches = System.Buffers.ArrayPool<byte>.Shared.Rent(pointwise && kp == c ? 1 : pixels * kp);
         var channelLast = System.Buffers.ArrayPool<byte>.Shared.Rent(inSize * c);
         var rowSums = zeroPerCol is null ? [] : new int[pixels];
         var ep = new Int8GemmEpilogue(new float[m], null, zeroPerCol, Int8GemmOutput.UInt8, OutputZero: z, Requant: requant, IntBias: bv, TransposedStride: pixels);
@@ -285,15 +299,14 @@ public sealed class QLinearConv : OpKernel
             for (int b = 0; b < x.Shape[0]; b++)
             {
                 var img = xs.Slice(b * c * inSize, c * inSize);
-                for (int ch = 0; ch < c; ch++)
-                {
-                    var plane = img.Slice(ch * inSize, inSize);
-                    for (int p = 0; p < inSize; p++) channelLast[p * c + ch] = plane[p];
-                }
-                BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                ChannelLast.Transpose(img, c, inSize, channelLast);
+                // A 1x1, stride-1, unpadded conv whose channel count is a multiple of 4 reads the channel-last image as is.
+                bool direct = pointwise && kp == c;
+                if (!direct) BuildPatches(channelLast, c, ih, iw, kh, kw, geo, oh, ow, (byte)xz, patches, kp);
+                var a = direct ? channelLast : patches;
                 if (zeroPerCol is not null)
-                    for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += patches[p * kp + i]; rowSums[p] = sum; }
-                Int8Gemm.Multiply(patches, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
+                    for (int p = 0; p < pixels; p++) { int sum = 0; for (int i = 0; i < c * kh * kw; i++) sum += a[p * kp + i]; rowSums[p] = sum; }
+                Int8Gemm.Multiply(a, pixels, xz, rowSums, _packed, ep, default, y.Span<byte>().Slice(b * m * pixels, m * pixels), ctx.Threads);
             }
         }
         finally
@@ -301,6 +314,49 @@ public sealed class QLinearConv : OpKernel
             System.Buffers.ArrayPool<byte>.Shared.Return(patches);
             System.Buffers.ArrayPool<byte>.Shared.Return(channelLast);
         }
+    }
+
+    /// <summary>uint8 x, constant int8 depthwise w, uint8 y: the direct per-channel kernel, same rounding as the general path.</summary>
+    private void DepthwisePath(KernelContext ctx)
+    {
+        var x = ctx.Input(0);
+        var (sx, xz, sw, wz, sy, z, bv) = Parameters(ctx, _wShape[0]);
+        var geo = _conv.Plan(ctx, x, _wShape, wz.Length);
+        if (geo.Kernel.Length != 2) throw ctx.Error($"depthwise QLinearConv needs a 2-D kernel, got {geo.Kernel.Length}-D");
+        int c = x.Shape[1];
+        var requant = new double[c];
+        for (int ch = 0; ch < c; ch++) requant[ch] = Requant.Multiplier(sx, sw.Length == 1 ? sw[0] : sw[ch], sy, ctx.Input(1).ElementType);
+        var g = new DepthwiseGeometry(c, x.Shape[2], x.Shape[3], geo.Kernel[0], geo.Kernel[1], geo.Strides[0], geo.Strides[1],
+            geo.Dilations[0], geo.Dilations[1], geo.PadsBegin[0], geo.PadsBegin[1], geo.OutShape[0], geo.OutShape[1]);
+        var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], c, g.OutH, g.OutW]);
+        QuantizedDepthwise.Run(x.ReadOnlySpan<byte>(), x.Shape[0], g, xz, _depthwise, wz, bv ?? [], requant, z, y.Span<byte>(), ctx.Threads);
+    }
+
+    /// <summary>Scalar x/y parameters, per-tensor or per-channel w parameters and the int32 bias, checked.</summary>
+    private static (float Sx, int Xz, float[] Sw, int[] Wz, float Sy, int Yz, int[]? Bias) Parameters(KernelContext ctx, int m)
+    {
+        var xZp = ctx.OptionalInput(2);
+        var wZp = ctx.OptionalInput(5);
+        var yZp = ctx.OptionalInput(7);
+        var bias = ctx.OptionalInput(8);
+        if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
+        if (yZp is not null && yZp.Length != 1) throw ctx.Error($"y_zero_point must be a scalar, has {yZp.Length} elements");
+        if (xZp is not null && xZp.ElementType != ctx.Input(0).ElementType)
+            throw ctx.Error($"x_zero_point is {xZp.ElementType.OnnxName()} but x is {ctx.Input(0).ElementType.OnnxName()}");
+        int[] wz = wZp is null ? [0] : IntegerMatMul.Widen(wZp);
+        if (wz.Length != 1 && wz.Length != m) throw ctx.Error($"w_zero_point has {wz.Length} elements; expected 1 or {m}");
+        float[] sx = QuantCommon.Floats(ctx.Input(1)), sw = QuantCommon.Floats(ctx.Input(4)), sy = QuantCommon.Floats(ctx.Input(6));
+        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
+        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
+        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
+        int[]? bv = null;
+        if (bias is not null)
+        {
+            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
+            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
+            bv = bias.ToArray<int>();
+        }
+        return (sx[0], xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0], sw, wz, sy[0], yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0], bv);
     }
 
     /// <summary>
