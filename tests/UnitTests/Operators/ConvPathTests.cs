@@ -34,7 +34,7 @@ public class ConvPathTests
         return new Session(m, new SessionOptions { IntraOpThreads = threads }).Run(feeds)["y"].ToArray<float>();
     }
 
-    private static double[] Naive(float[] x, int n, int c, int h, int wd, float[] w, int m, int k, float[]? b, int group, int s, int p, out int oh, out int ow)
+    internal static double[] Naive(float[] x, int n, int c, int h, int wd, float[] w, int m, int k, float[]? b, int group, int s, int p, out int oh, out int ow)
     {
         int cg = c / group, mg = m / group;
         int ohh = (h + 2 * p - k) / s + 1, oww = (wd + 2 * p - k) / s + 1;

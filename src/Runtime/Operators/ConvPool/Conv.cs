@@ -38,6 +38,13 @@ public class Conv : OpKernel
     /// <summary>Group-1 weights that are mostly zero (pruned), compressed; used where <see cref="SparseConv.Pays"/>.</summary>
     private readonly SparseConvWeights? _sparse;
 
+    /// <summary>
+    /// The weight tensor's shape when the kernel gave the tensor back (KernelInfo.ReleaseConstantInput): with a static
+    /// input shape whose path reads only the packed, Winograd or sparse forms, the raw weights are not kept twice.
+    /// Runs then never read input 1, and shapes other than the planned one take the packed GEMM or Winograd paths.
+    /// </summary>
+    private readonly int[]? _releasedWeightShape;
+
     /// <summary>Below this zero fraction the sparse kernel never pays (see <see cref="SparseConv.Pays"/>), so it is not built.</summary>
     private const double MinSparseZeros = 0.5;
 
@@ -78,25 +85,53 @@ public class Conv : OpKernel
                         _packed = null;
                     }
                 }
+                if (info.InputTypes.Count > 0 && info.InputTypes[0] is TensorType { StaticShape: [_, var cs, ..] staticX } && cs == w.Shape[1] * _group
+                    && staticX.Length == w.Rank && (_packed is not null || _winograd is not null))
+                {
+                    ConvGeometry? geo = null;
+                    try { geo = ConvGeometry.Create(staticX.AsSpan(2), w.Shape.AsSpan(2), _attrs.Strides, _attrs.Dilations, _attrs.Pads, _attrs.AutoPad, _attrs.CeilMode); }
+                    catch (ArgumentException) { }
+                    if (geo is not null && !ReadsRawWeights(geo, cs, w.Shape[0]))
+                    {
+                        _releasedWeightShape = w.Shape.ToArray();
+                        _packedFrom = null;
+                        info.ReleaseConstantInput(1);
+                    }
+                }
             }
         }
+    }
+
+    /// <summary>Whether Run's path for this geometry reads the raw weights (the direct kernels do; the packed GEMM, Winograd and sparse ones do not).</summary>
+    private bool ReadsRawWeights(ConvGeometry geo, int c, int m)
+    {
+        int cg = c / _group, mg = m / _group;
+        if (cg == 1 && _group > 1) return true;
+        if (_group == 1 && geo.InSize == 1 && geo.OutSize == 1 && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0) return true;
+        if (_sparse is not null && _group == 1 && SparseConv.Pays(_sparse, geo)) return false;
+        if (_winograd is not null) return false;
+        if (_group == 1 && _winogradAllowed && Winograd.Choose(c, m, geo) != WinogradLayout.None) return true; // transformed at the first run
+        if (NarrowConv.Fits(geo) || PhasedConv.PreferredOverGemm(geo, cg, mg)) return true;
+        return _packed is null;
     }
 
     public override void Compute(KernelContext ctx)
     {
         var x = ctx.Input(0);
-        var w = ctx.Input(1);
+        bool released = _releasedWeightShape is not null;
+        var w = released ? null : ctx.Input(1);
+        int[] wShape = _releasedWeightShape ?? w!.Shape;
         var b = ctx.OptionalInput(2);
         if (x.Rank < 3) throw ctx.Error($"X must be [N, C, spatial...], got {ShapeMath.Format(x.Shape)}");
-        if (w.Rank != x.Rank) throw ctx.Error($"W {ShapeMath.Format(w.Shape)} must have the rank of X {ShapeMath.Format(x.Shape)}");
-        if (w.ElementType != x.ElementType) throw ctx.Error("X and W must have the same element type");
-        int n = x.Shape[0], c = x.Shape[1], m = w.Shape[0], g = _group;
-        if (c != w.Shape[1] * g) throw ctx.Error($"X has {c} channels but W {ShapeMath.Format(w.Shape)} with group {g} expects {w.Shape[1] * g}");
+        if (wShape.Length != x.Rank) throw ctx.Error($"W {ShapeMath.Format(wShape)} must have the rank of X {ShapeMath.Format(x.Shape)}");
+        if ((w?.ElementType ?? DataType.Float) != x.ElementType) throw ctx.Error("X and W must have the same element type");
+        int n = x.Shape[0], c = x.Shape[1], m = wShape[0], g = _group;
+        if (c != wShape[1] * g) throw ctx.Error($"X has {c} channels but W {ShapeMath.Format(wShape)} with group {g} expects {wShape[1] * g}");
         if (m % g != 0) throw ctx.Error($"{m} output channels are not divisible by group {g}");
         if (b is not null && (b.Rank != 1 || b.Shape[0] != m)) throw ctx.Error($"B must be [{m}], got {ShapeMath.Format(b.Shape)}");
-        var kernel = w.Shape.AsSpan(2);
+        var kernel = wShape.AsSpan(2);
         if (_attrs.KernelShape is { } ks && !KernelMatches(ks, kernel))
-            throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(w.Shape)}");
+            throw ctx.Error($"kernel_shape [{string.Join(",", ks)}] does not match W {ShapeMath.Format(wShape)}");
         var geo = _attrs.Geometry(ctx, x.Shape, kernel);
         Span<int> yShape = stackalloc int[2 + geo.SpatialDims];
         yShape[0] = n; yShape[1] = m;
@@ -108,13 +143,13 @@ public class Conv : OpKernel
         if (y.Length == 0) return;
         if (x.ElementType == DataType.Float)
         {
-            Run((float[])x.Buffer, (float[])w.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
-                ReferenceEquals(w, _packedFrom), ctx.Threads, z is null ? null : (float[])z.Buffer);
+            Run((float[])x.Buffer, released ? [] : (float[])w!.Buffer, b is null ? null : (float[])b.Buffer, (float[])y.Buffer, n, c, m, geo,
+                released || ReferenceEquals(w, _packedFrom), ctx.Threads, z is null ? null : (float[])z.Buffer);
         }
         else if (x.ElementType is DataType.Float16 or DataType.BFloat16 or DataType.Double)
         {
             var yf = new float[y.Length];
-            Run(FloatData.Read(x), FloatData.Read(w), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, false, ctx.Threads,
+            Run(FloatData.Read(x), FloatData.Read(w!), b is null ? null : FloatData.Read(b), yf, n, c, m, geo, false, ctx.Threads,
                 z is null ? null : FloatData.Read(z));
             FloatData.Write(yf, y);
         }
@@ -139,7 +174,8 @@ public class Conv : OpKernel
             RunDepthwise(x, w, bias, y, n, c, m, mg, geo, threads, residual, act);
             return;
         }
-        if (g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0)
+        bool raw = _releasedWeightShape is null; // released weights: only the packed, Winograd and sparse forms remain
+        if (raw && g == 1 && inSize == 1 && outSize == 1 && geo.PadBegin.AsSpan().IndexOfAnyExcept(0) < 0)
         {
             // A fully connected layer on a 1x1 map (squeeze-excite): one row times W^T per image, W streamed
             // eight rows at a time; bias and residual are the accumulated-into output (beta = 1).
@@ -159,7 +195,9 @@ public class Conv : OpKernel
                 SparseConv.Run(x, img * c * inSize, geo, _sparse, bias, residual, y, img * m * outSize, act, threads);
             return;
         }
-        if (g == 1 && _winogradAllowed && constantWeights && Winograd.Choose(c, m, geo) is var layout and not WinogradLayout.None)
+        var layout = g == 1 && _winogradAllowed && constantWeights ? Winograd.Choose(c, m, geo) : WinogradLayout.None;
+        // Released weights: a transformed filter runs any 3x3 shape, and is the only form left when it replaced the packing.
+        if (raw ? layout != WinogradLayout.None : _winograd is not null && (_packed is null || layout != WinogradLayout.None))
         {
             // 3x3 stride 1: 36 multiplies per 4x4 output tile and channel pair instead of 144. Either layout is
             // correct for any shape; the first shape that gains picks it.
@@ -167,13 +205,13 @@ public class Conv : OpKernel
             Winograd.Run(x, f, bias, y, n, geo, residual, act, threads);
             return;
         }
-        if (NarrowConv.Fits(geo))
+        if (raw && NarrowConv.Fits(geo))
         {
             // A few output positions: per-channel dot products, since GEMM tiles would be mostly padding.
             NarrowConv.Run(x, w, bias, y, n, c, m, g, geo, residual, act, threads);
             return;
         }
-        if (PhasedConv.PreferredOverGemm(geo, cg, mg))
+        if (raw && PhasedConv.PreferredOverGemm(geo, cg, mg))
         {
             RunPhased(x, w, bias, y, n, c, m, cg, mg, geo, threads, residual, act);
             return;
