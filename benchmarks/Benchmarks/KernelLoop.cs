@@ -17,19 +17,16 @@ public static class KernelLoop
     {
         int[] sizes = [256, 512, 1024, 2048];
         (int M, int K, int N)[]? shapes = null;
-        int threads = 1;
-        double seconds = 2;
-        for (int i = 0; i < args.Length; i++)
+        var o = LoopArgs.Parse(args, 2, (name, value) =>
         {
-            switch (args[i])
-            {
-                case "--sizes": sizes = args[++i].Split(',').Select(int.Parse).ToArray(); break;
-                case "--threads": threads = int.Parse(args[++i]); break;
-                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-                case "--shapes": shapes = ParseShapes(args[++i]); break;
-                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
-            }
-        }
+            if (name == "--sizes") sizes = value.Split(',').Select(int.Parse).ToArray();
+            else if (name == "--shapes") shapes = ParseShapes(value);
+            else return false;
+            return true;
+        });
+        if (o is null) return 1;
+        int threads = o.Threads;
+        double seconds = o.Seconds;
         Console.WriteLine($"isa {Sgemm.IsaName}, tile {Sgemm.MR}x{Sgemm.NR}, threads {threads}");
         // The host's FMA peak now (other jobs and clocks move it), so % of peak compares like with like.
         double peakNow = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? MeasuredPeak() : double.NaN;
@@ -117,17 +114,9 @@ public static class KernelLoop
     /// </summary>
     public static int Conv(string[] args)
     {
-        int threads = 1;
-        double seconds = 1;
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--threads": threads = int.Parse(args[++i]); break;
-                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
-            }
-        }
+        if (LoopArgs.Parse(args, 1) is not { } o) return 1;
+        int threads = o.Threads;
+        double seconds = o.Seconds;
         Console.WriteLine($"threads {threads}");
         Console.WriteLine("| layer | ms | GFLOP/s | by CPU time |");
         Console.WriteLine("|---|---|---|---|");

@@ -13,17 +13,9 @@ public static class QuantMatMulLoop
 {
     public static int Run(string[] args)
     {
-        int threads = 1;
-        double seconds = 0.5;
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--threads": threads = int.Parse(args[++i]); break;
-                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
-            }
-        }
+        if (LoopArgs.Parse(args, 0.5) is not { } o) return 1;
+        int threads = o.Threads;
+        double seconds = o.Seconds;
         Console.WriteLine($"threads {threads}");
         Console.WriteLine("| op | M x K x N | old int32 path ms | ours ms | ORT ms | old / ours | ORT / ours |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");

@@ -23,21 +23,18 @@ public static class SparseConvLoop
 
     public static int Run(string[] args)
     {
-        int threads = 1;
-        double seconds = 0.3;
         var act = new FusedActivation(ActivationKind.Relu);
         string only = "";
-        for (int i = 0; i < args.Length; i++)
+        var o = LoopArgs.Parse(args, 0.3, (name, value) =>
         {
-            switch (args[i])
-            {
-                case "--threads": threads = int.Parse(args[++i]); break;
-                case "--act": act = args[++i] == "clip" ? new FusedActivation(ActivationKind.Clip, 0f, 6f) : FusedActivation.Parse(args[i], null); break;
-                case "--only": only = args[++i]; break;
-                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 1;
-            }
-        }
+            if (name == "--act") act = value == "clip" ? new FusedActivation(ActivationKind.Clip, 0f, 6f) : FusedActivation.Parse(value, null);
+            else if (name == "--only") only = value;
+            else return false;
+            return true;
+        });
+        if (o is null) return 1;
+        int threads = o.Threads;
+        double seconds = o.Seconds;
         Console.WriteLine($"threads {threads}; ratio = dense ms / sparse ms (above 1: sparse is faster)");
         Console.WriteLine("| layer | density | dense ms | sparse ms | ratio | Pays |");
         Console.WriteLine("|---|---:|---:|---:|---:|---|");
