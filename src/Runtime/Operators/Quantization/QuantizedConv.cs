@@ -261,30 +261,15 @@ public sealed class QLinearConv : OpKernel
         var x = ctx.Input(0);
         var xZp = ctx.OptionalInput(2);
         var wZp = ctx.OptionalInput(5);
-        var yZp = ctx.OptionalInput(7);
-        var bias = ctx.OptionalInput(8);
         if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
         int[] wz = wZp is null ? [0] : IntegerMatMul.Widen(wZp);
         var geo = _conv.Plan(ctx, x, _wShape, wz.Length);
         int m = _wShape[0], c = x.Shape[1], kh = geo.Kernel[0], kw = geo.Kernel[1];
-        float[] sx = QuantCommon.Floats(ctx.Input(1)), sw = QuantCommon.Floats(ctx.Input(4)), sy = QuantCommon.Floats(ctx.Input(6));
-        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
-        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
-        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
-        if (yZp is not null && yZp.Length != 1) throw ctx.Error($"y_zero_point must be a scalar, has {yZp.Length} elements");
-        int[]? bv = null;
-        if (bias is not null)
-        {
-            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
-            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
-            bv = bias.ToArray<int>();
-        }
+        var (sx, xz, sw, _, sy, z, bv) = Parameters(ctx, m);
         var requant = new double[m];
-        for (int oc = 0; oc < m; oc++) requant[oc] = Requant.Multiplier(sx[0], sw.Length == 1 ? sw[0] : sw[oc], sy[0], ctx.Input(1).ElementType);
+        for (int oc = 0; oc < m; oc++) requant[oc] = Requant.Multiplier(sx, sw.Length == 1 ? sw[0] : sw[oc], sy, ctx.Input(1).ElementType);
         int[]? zeroPerCol = null;
         if (wz.Any(v => v != 0)) { zeroPerCol = new int[m]; for (int oc = 0; oc < m; oc++) zeroPerCol[oc] = wz.Length == 1 ? wz[0] : wz[oc]; }
-        int xz = xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0];
-        int z = yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0];
         int ih = x.Shape[2], iw = x.Shape[3], oh = geo.OutShape[0], ow = geo.OutShape[1];
         int pixels = oh * ow, kp = _packed!.PaddedK, inSize = ih * iw;
         var y = ctx.OutputUninitialized(0, DataType.UInt8, [x.Shape[0], m, oh, ow]);
