@@ -62,17 +62,7 @@ public static unsafe partial class Winograd
                     float* plane = px + xOff + (long)ci * g.InSize;
                     for (int th = th0; th < th1; th++)
                     {
-                        for (int j = 0; j < 4; j++)
-                        {
-                            int ih = 2 * th + j - padT;
-                            if (ih < 0 || ih >= IH || copy == 0) { r[j] = zero; continue; }
-                            float* dst = rows + j * rw;
-                            var row = new Span<float>(dst, rw);
-                            row[..Math.Min(padL, rw)].Clear();
-                            new ReadOnlySpan<float>(plane + (long)ih * IW, copy).CopyTo(row.Slice(padL, copy));
-                            row[(padL + copy)..].Clear();
-                            r[j] = dst;
-                        }
+                        PaddedRows(plane, IH, IW, 2 * th - padT, 4, padL, copy, rw, rows, zero, r);
                         int at = (th - th0) * 2 * tilesW, end = (th - th0) * tilesW + tilesW - 1;
                         for (int X = 0; X < rw; X += 16)
                         {

@@ -73,6 +73,26 @@ public static unsafe partial class Winograd
         && g.Stride[1] == 1 && g.Stride[2] == 1 && g.Dilation[1] == 1 && g.Dilation[2] == 1 && g.Out[1] >= 1 && g.Out[2] >= 1;
 
     /// <summary>
+    /// Points r[0..count) at input rows first.. of one channel plane, each copied into rows (rw wide) with padL
+    /// zeros before and zeros after its copy values; rows outside the image point at the shared zero row.
+    /// </summary>
+    internal static unsafe void PaddedRows(float* plane, int ih, int iw, int first, int count, int padL, int copy, int rw,
+        float* rows, float* zero, float** r)
+    {
+        for (int j = 0; j < count; j++)
+        {
+            int y = first + j;
+            if (y < 0 || y >= ih || copy == 0) { r[j] = zero; continue; }
+            float* dst = rows + j * rw;
+            var row = new Span<float>(dst, rw);
+            row[..Math.Min(padL, rw)].Clear();
+            new ReadOnlySpan<float>(plane + (long)y * iw, copy).CopyTo(row.Slice(padL, copy));
+            row[(padL + copy)..].Clear();
+            r[j] = dst;
+        }
+    }
+
+    /// <summary>
     /// The layout in which Winograd beats the implicit GEMM for this layer, or None (measured per layer with
     /// `benchmarks -- conv`, 1 thread): many tiles (resnet18 56x56 and 28x28, squeezenet 55x55 and 27x27, ppocr)
     /// fill the 32-column micro-tile with tiles; a few tiles (14x14, 13x13) need channels there instead, and
@@ -269,17 +289,7 @@ public static unsafe partial class Winograd
                     float* plane = px + xOff + (long)ci * g.InSize;
                     for (int th = th0; th < th1; th++)
                     {
-                        for (int j = 0; j < 6; j++)
-                        {
-                            int ih = 4 * th + j - padT;
-                            if (ih < 0 || ih >= IH || copy == 0) { r[j] = zero; continue; }
-                            float* dst = rows + j * rw;
-                            var row = new Span<float>(dst, rw);
-                            row[..Math.Min(padL, rw)].Clear();
-                            new ReadOnlySpan<float>(plane + (long)ih * IW, copy).CopyTo(row.Slice(padL, copy));
-                            row[(padL + copy)..].Clear();
-                            r[j] = dst;
-                        }
+                        PaddedRows(plane, IH, IW, 4 * th - padT, 6, padL, copy, rw, rows, zero, r);
                         // Rows are written in order, so the vector tail spilling into the next row is overwritten.
                         int at = (th - th0) * 4 * tilesW, end = (th - th0) * tilesW + tilesW - 1;
                         Vertical(r, tall + at, tallLen, rw);
