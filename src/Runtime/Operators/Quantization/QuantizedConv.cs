@@ -211,37 +211,23 @@ public sealed class QLinearConv : OpKernel
         var xScale = ctx.Input(1);
         var xZp = ctx.OptionalInput(2);
         var w = ctx.Input(3);
-        var wScale = ctx.Input(4);
         var wZp = ctx.OptionalInput(5);
-        var yScale = ctx.Input(6);
         var yZp = ctx.OptionalInput(7);
-        var bias = ctx.OptionalInput(8);
         ConvInteger.CheckType(ctx, x, "x");
         ConvInteger.CheckType(ctx, w, "w");
         if (xZp is not null && xZp.Length != 1) throw ctx.Error($"x_zero_point must be a scalar, has {xZp.Length} elements");
         var r = _conv.Run(ctx, x, w, xZp is null ? 0 : IntegerMatMul.Widen(xZp)[0], wZp is null ? [0] : IntegerMatMul.Widen(wZp));
         int m = r.OutChannels;
-        float[] sx = QuantCommon.Floats(xScale), sw = QuantCommon.Floats(wScale), sy = QuantCommon.Floats(yScale);
-        if (sx.Length != 1) throw ctx.Error("x_scale must be a scalar");
-        if (sy.Length != 1) throw ctx.Error("y_scale must be a scalar");
-        if (sw.Length != 1 && sw.Length != m) throw ctx.Error($"w_scale has {sw.Length} elements; expected 1 or {m}");
-        int[]? bv = null;
-        if (bias is not null)
-        {
-            if (bias.ElementType != DataType.Int32) throw ctx.Error($"bias must be int32, got {bias.ElementType.OnnxName()}");
-            if (bias.Length != m) throw ctx.Error($"bias has {bias.Length} elements; expected {m}");
-            bv = bias.ToArray<int>();
-        }
+        var (sx, _, sw, _, sy, z, bv) = Parameters(ctx, m);
         DataType outType = yZp?.ElementType ?? DataType.UInt8;
         if (outType is not (DataType.UInt8 or DataType.Int8)) throw ctx.Error($"output type {outType.OnnxName()} is not uint8 or int8");
         var (lo, hi) = QuantCommon.IntRange(outType)!.Value;
-        int z = yZp is null ? 0 : IntegerMatMul.Widen(yZp)[0];
         var y = ctx.OutputUninitialized(0, outType, r.Shape);
         int batch = r.Shape[0];
         for (int b = 0; b < batch; b++)
             for (int oc = 0; oc < m; oc++)
             {
-                double mult = Requant.Multiplier(sx[0], sw.Length == 1 ? sw[0] : sw[oc], sy[0], xScale.ElementType);
+                double mult = Requant.Multiplier(sx, sw.Length == 1 ? sw[0] : sw[oc], sy, xScale.ElementType);
                 int add = bv?[oc] ?? 0;
                 int start = (b * m + oc) * r.OutSize;
                 for (int i = 0; i < r.OutSize; i++)
