@@ -23,6 +23,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "peak") return KernelLoop.Peak();
         if (args.Length > 0 && args[0] == "conv") return KernelLoop.Conv(args[1..]);
         if (args.Length > 0 && args[0] == "winograd") return WinogradComparison.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "winograd-split") return WinogradSplitLoop.Run(args[1..]);
         if (args.Length > 0 && args[0] == "sparse-conv") return SparseConvLoop.Run(args[1..]);
         if (args.Length > 0 && args[0] == "qmatmul") return QuantMatMulLoop.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

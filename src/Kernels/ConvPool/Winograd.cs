@@ -171,11 +171,70 @@ public static unsafe partial class Winograd
         threads = Math.Max(1, threads);
         int blocks = (p.TilesH + p.RowsPerBlock - 1) / p.RowsPerBlock;
         int jobs = n * blocks;
-        // Whole blocks per thread keep each block's matrices in that core's cache; with few blocks, split inside.
-        if (threads > 1 && jobs >= 3 * threads)
+        // Whole blocks per thread keep each block's matrices in that core's cache and need no barrier between the
+        // stages; with few blocks, smaller ones where that costs little (see WholeBlockRows), else split inside.
+        if (threads > 1 && jobs < 3 * threads && WholeBlockRows(g, c, m, f.Layout, n, threads) is var rows && rows > 0)
+        {
+            p = new Plan(g, c, m, f.Tile, rows);
+            blocks = (p.TilesH + rows - 1) / rows;
+            jobs = n * blocks;
+        }
+        if (threads > 1 && jobs >= threads && (jobs >= 3 * threads || p.Whole))
             IntraOpPool.For(jobs, threads, j => RunBlock(x, f, bias, y, residual, act, p, j / blocks, j % blocks, 1));
         else
             for (int j = 0; j < jobs; j++) RunBlock(x, f, bias, y, residual, act, p, j / blocks, j % blocks, threads);
+    }
+
+    /// <summary>Slack of <see cref="WholeBlockRows"/>; not const so that `benchmarks -- winograd-split` can turn the split off (reflection).</summary>
+    private static double WholeBlockTolerance = 1.06;
+
+    /// <summary>
+    /// Tile rows per block when n images on several threads should run whole blocks per thread (one 1-thread
+    /// transform + GEMM + inverse each) rather than each block's three stages split across threads, or 0 to split
+    /// inside. Splitting inside costs two barriers per block and moves each block's transformed input and products
+    /// (~1 MiB) between cores; whole blocks cost the GEMM columns padded in smaller blocks and load imbalance. Taken
+    /// when the slowest thread's modelled cost stays within 6% of an even share of the one-budget-plan cost: the model (checked
+    /// at 2 threads, 1 image) predicted the measured whole-block gain or loss to within ~5-10% on resnet18, squeezenet
+    /// and ppocr layers, the inner split losing that much more to its barriers and cross-core traffic. Only for
+    /// <see cref="WinogradLayout.TilesAsColumns"/>: the few-tile layouts' large filters would be streamed once per
+    /// thread instead of once in all, and their blocks are too few to share out.
+    /// </summary>
+    public static int WholeBlockRows(ConvGeometry g, int c, int m, WinogradLayout layout, int n, int threads)
+    {
+        if (layout != WinogradLayout.TilesAsColumns || threads < 2 || n < 1 || !Fits(g)) return 0;
+        var p = new Plan(g, c, m, 4);
+        int tilesW = p.TilesW, tilesH = p.TilesH;
+        // Modelled block cost: GEMM over padded 32-column strips, transforms per tile and channel, a fixed start.
+        long Cost(int rows)
+        {
+            int tb = rows * tilesW;
+            return ((tb + 31) / 32 * 32 + 16) * (long)c * m + (long)tb * (c + m) * 8;
+        }
+        long total = 0;
+        for (int r0 = 0; r0 < tilesH; r0 += p.RowsPerBlock) total += Cost(Math.Min(p.RowsPerBlock, tilesH - r0));
+        double share = (double)total * n / threads;
+        // Up to twice the budget's rows: two blocks of half the image may beat many small ones (L3 holds them).
+        int maxRows = Math.Min(tilesH, 2 * p.RowsPerBlock);
+        var load = new long[threads];
+        long bestSpan = long.MaxValue;
+        int best = 0;
+        for (int rows = 1; rows <= maxRows; rows++)
+        {
+            int blocks = (tilesH + rows - 1) / rows;
+            if ((long)n * blocks < threads) continue;
+            // Blocks are taken dynamically: the largest first onto the least loaded thread approximates that.
+            Array.Clear(load);
+            for (int img = 0; img < n; img++)
+                for (int b = 0; b < blocks; b++)
+                {
+                    int k = 0;
+                    for (int t = 1; t < threads; t++) if (load[t] < load[k]) k = t;
+                    load[k] += Cost(Math.Min(rows, tilesH - b * rows));
+                }
+            long span = load.Max();
+            if (span <= bestSpan) { bestSpan = span; best = rows; }
+        }
+        return best > 0 && bestSpan <= share * WholeBlockTolerance ? best : 0;
     }
 
     /// <summary>Sizes shared by the stages: tiles, padded row widths, block height.</summary>
@@ -183,6 +242,14 @@ public static unsafe partial class Winograd
     {
         public readonly ConvGeometry G;
         public readonly int C, M, TilesH, TilesW, RowWidth, RowsPerBlock;
+        /// <summary>Whether the block height was set for whole blocks per thread.</summary>
+        public readonly bool Whole;
+
+        public Plan(ConvGeometry g, int c, int m, int tile, int rowsPerBlock) : this(g, c, m, tile)
+        {
+            RowsPerBlock = Math.Clamp(rowsPerBlock, 1, TilesH);
+            Whole = true;
+        }
 
         public Plan(ConvGeometry g, int c, int m, int tile)
         {

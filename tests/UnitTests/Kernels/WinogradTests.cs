@@ -111,6 +111,40 @@ public class WinogradTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(1, 64, 56, 56, 64, 2)]   // resnet18 layer1: 14 tile rows in two whole blocks
+    [InlineData(1, 96, 77, 77, 24, 2)]   // ppocr neck: five budget blocks become five more even ones
+    [InlineData(2, 64, 56, 56, 64, 3)]   // three threads, batch 2
+    [InlineData(2, 16, 27, 30, 32, 2)]   // batch 2, tiles clipped at the right and bottom
+    public void WholeBlocksPerThreadMatchNaiveConvolution(int n, int c, int h, int wd, int m, int threads)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        var g = ConvGeometry.Create([h, wd], [3, 3], null, null, [1, 1, 1, 1], "NOTSET", false);
+        int rows = Winograd.WholeBlockRows(g, c, m, WinogradLayout.TilesAsColumns, n, threads);
+        // The shapes are chosen so that the split applies: blocks are at least one per thread, fewer than the image's tile rows.
+        int tilesH = (h + 3) / 4;
+        Assert.InRange(rows, 1, tilesH);
+        Assert.True((long)n * ((tilesH + rows - 1) / rows) >= threads, $"{rows} rows per block give fewer blocks than threads");
+        Assert.Equal(0, Winograd.WholeBlockRows(g, c, m, WinogradLayout.TilesAsColumns, n, 1));
+        Assert.Equal(0, Winograd.WholeBlockRows(g, c, m, WinogradLayout.TilesAsRows, n, threads));
+        var rng = new Random(h * 31 + c);
+        var x = ConvGemmKernelTests.Rand(rng, n * c * h * wd);
+        var w = ConvGemmKernelTests.Rand(rng, m * c * 9);
+        var bias = ConvGemmKernelTests.Rand(rng, m);
+        var res = ConvGemmKernelTests.Rand(rng, n * m * h * wd);
+        var conv = Naive(x, w, n, c, h, wd, m, 1, 1, h, wd);
+        var f = Winograd.TransformFilter(w, m, c, WinogradLayout.TilesAsColumns);
+        var y = new float[conv.Length];
+        Array.Fill(y, float.NaN);
+        Winograd.Run(x, f, bias, y, n, g, res, new FusedActivation(ActivationKind.Relu), threads);
+        for (int i = 0; i < conv.Length; i++)
+        {
+            double pre = conv[i] + bias[i / (h * wd) % m] + res[i];
+            double want = Math.Max(0, pre);
+            Assert.True(Math.Abs(y[i] - want) <= 2e-5 * Math.Sqrt(c * 9) * (1 + Math.Abs(pre)), $"[{i}] (rows {rows}): got {y[i]}, expected {want}");
+        }
+    }
+
     [Fact]
     public void RejectsBadOperands()
     {
