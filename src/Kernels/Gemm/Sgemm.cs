@@ -84,6 +84,15 @@ public static unsafe class Sgemm
     /// <summary>Most chunks a multi-threaded product is cut into per thread, so a late worker's share is taken over.</summary>
     private const int ChunksPerThread = 4;
 
+    /// <summary>
+    /// Smallest chunk of a threaded product (multiply-adds). Below a thread's minimum so that a product just over
+    /// it still gets several chunks: with one chunk per thread a late worker made the caller wait for its whole half.
+    /// </summary>
+    private const long MinWorkPerChunk = MinWorkPerThread / 4;
+
+    /// <summary>Fewest rows in a row chunk: each row chunk packs all of B again, which must stay small next to its product.</summary>
+    private const int MinRowsPerChunk = 64;
+
     public static string IsaName => Kind.ToString();
 
     [ThreadStatic] private static float[]? t_packA;
@@ -452,7 +461,7 @@ public static unsafe class Sgemm
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ipa = (nint)paData;
         int mr = MR, nr = NR;
         long work = (long)m * n * k;
-        int want = (int)Math.Clamp(work / MinWorkPerThread, t, (long)t * ChunksPerThread);
+        int want = (int)Math.Clamp(work / MinWorkPerChunk, t, (long)t * ChunksPerThread);
         if (splitColumns)
         {
             int chunk = ((n + want - 1) / want + nr - 1) / nr * nr;
@@ -466,8 +475,10 @@ public static unsafe class Sgemm
         }
         else
         {
-            // Row chunks each pack all of B again, so cut rows only once per thread.
-            int chunk = ((m + t - 1) / t + mr - 1) / mr * mr;
+            // Row chunks each pack all of B again, so keep them at least MinRowsPerChunk rows (B's repacking then
+            // costs under 1/64 of the chunk's multiply-adds), but cut several per thread where rows allow.
+            int rowParts = Math.Clamp(m / MinRowsPerChunk, t, want);
+            int chunk = ((m + rowParts - 1) / rowParts + mr - 1) / mr * mr;
             int parts = (m + chunk - 1) / chunk;
             IntraOpPool.For(parts, t, p =>
             {

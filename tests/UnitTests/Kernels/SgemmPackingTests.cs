@@ -21,6 +21,8 @@ public class SgemmPackingTests
     [InlineData(130, 256, 1027, true, 2)]
     [InlineData(9, 1100, 15, false, 2)]
     [InlineData(600, 90, 77, false, 2)]
+    [InlineData(576, 49, 96, false, 2)] // row chunks: several per thread (a 1x1 conv of mobilenet_v3_small)
+    [InlineData(200, 30, 700, true, 2)] // row chunks: three, the last one short
     public void UnpackedAMatchesNaive(int m, int n, int k, bool transA, int threads)
     {
         var rng = new Random(m * 7 + n * 3 + k + (transA ? 1 : 0));
