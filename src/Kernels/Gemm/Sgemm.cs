@@ -477,7 +477,8 @@ public static unsafe class Sgemm
         {
             // Row chunks each pack all of B again, so keep them at least MinRowsPerChunk rows (B's repacking then
             // costs under 1/64 of the chunk's multiply-adds), but cut several per thread where rows allow.
-            int rowParts = Math.Clamp(m / MinRowsPerChunk, t, want);
+            // B packed from image patches (implicit-GEMM conv) costs index math per element: one chunk per thread.
+            int rowParts = src is not null ? t : Math.Clamp(m / MinRowsPerChunk, t, want);
             int chunk = ((m + rowParts - 1) / rowParts + mr - 1) / mr * mr;
             int parts = (m + chunk - 1) / chunk;
             IntraOpPool.For(parts, t, p =>
