@@ -316,15 +316,7 @@ public static unsafe class Sgemm
         int mPad = (m + mr - 1) / mr * mr;
         var data = GC.AllocateUninitializedArray<float>(Math.Max(1, mPad * k) + 16, pinned: true);
         if (m == 0 || k == 0) return new PackedA(data, m, k, mPad);
-        float* dst = Align(data);
-        fixed (float* pa = a)
-        {
-            for (int k0 = 0; k0 < k; k0 += KC)
-            {
-                int kc = Math.Min(KC, k - k0);
-                PackA(pa, lda, transA, 0, m, k0, kc, dst + (long)k0 * mPad);
-            }
-        }
+        fixed (float* pa = a) PackAOnce(transA, m, k, pa, lda, Align(data), mPad, threads: 1);
         return new PackedA(data, m, k, mPad);
     }
 
