@@ -70,13 +70,7 @@ public static class WinogradSplitLoop
                     for (int k = 0; k < 5; k++) Winograd.Run(x, f, b, y, 1, g, null, relu, threads);
                     return sw.Elapsed.TotalMilliseconds / 5;
                 }
-                for (int i = 0; i < 20; i++) { Time(0); Time(shipped); }
-                var inner = new double[rounds]; var whole = new double[rounds];
-                for (int i = 0; i < rounds; i++)
-                {
-                    if (i % 2 == 0) { inner[i] = Time(0); whole[i] = Time(shipped); }
-                    else { whole[i] = Time(shipped); inner[i] = Time(0); }
-                }
+                var (inner, whole) = Alternate(Time, shipped, warmups: 20, rounds);
                 double mi = Comparison.Median(inner), mw = Comparison.Median(whole);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {name} | {layout} | {rows} | {mi:F3} | {mw:F3} | {mi / mw:F2}x | {inner.Min():F3} | {whole.Min():F3} | {inner.Min() / whole.Min():F2}x |"));
@@ -103,13 +97,7 @@ public static class WinogradSplitLoop
                     tolerance.SetValue(null, tol);
                     return Comparison.Time(() => session.Run(inputs));
                 }
-                for (int i = 0; i < 10; i++) { Time(0); Time(shipped); }
-                var inner = new double[rounds]; var whole = new double[rounds];
-                for (int i = 0; i < rounds; i++)
-                {
-                    if (i % 2 == 0) { inner[i] = Time(0); whole[i] = Time(shipped); }
-                    else { whole[i] = Time(shipped); inner[i] = Time(0); }
-                }
+                var (inner, whole) = Alternate(Time, shipped, warmups: 10, rounds);
                 double mi = Comparison.Median(inner), mw = Comparison.Median(whole);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {name} | {mi:F3} | {mw:F3} | {mi / mw:F2}x | {inner.Min():F3} | {whole.Min():F3} | {inner.Min() / whole.Min():F2}x |"));
@@ -117,5 +105,18 @@ public static class WinogradSplitLoop
         }
         finally { tolerance.SetValue(null, shipped); }
         return 0;
+    }
+
+    /// <summary>Times the old split (tolerance 0) and the shipped one in alternating order, after warm-up pairs.</summary>
+    private static (double[] Inner, double[] Whole) Alternate(Func<double, double> time, double shipped, int warmups, int rounds)
+    {
+        for (int i = 0; i < warmups; i++) { time(0); time(shipped); }
+        var inner = new double[rounds]; var whole = new double[rounds];
+        for (int i = 0; i < rounds; i++)
+        {
+            if (i % 2 == 0) { inner[i] = time(0); whole[i] = time(shipped); }
+            else { whole[i] = time(shipped); inner[i] = time(0); }
+        }
+        return (inner, whole);
     }
 }
