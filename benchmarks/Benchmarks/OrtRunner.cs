@@ -19,7 +19,8 @@ public sealed class OrtRunner : IDisposable
     /// blocks of runs rather than by turning spinning off, which would slow ORT's own runs
     /// ("session.intra_op.allow_spinning" = "0" when false).
     /// </param>
-    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads, bool spinning = true)
+    public OrtRunner(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int threads, bool spinning = true,
+        string? profilePrefix = null)
     {
         var so = new Microsoft.ML.OnnxRuntime.SessionOptions
         {
@@ -29,6 +30,7 @@ public sealed class OrtRunner : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
+        if (profilePrefix is not null) { so.EnableProfiling = true; so.ProfileOutputPathPrefix = profilePrefix; }
         _session = new Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, so);
         _inputNames = inputs.Keys.ToArray();
         _inputs = _inputNames.Select(n => ToOrt(inputs[n])).ToArray();
@@ -39,6 +41,9 @@ public sealed class OrtRunner : IDisposable
     {
         using var results = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
     }
+
+    /// <summary>Stops ORT's profiler (enabled by a profile prefix) and returns the JSON file it wrote.</summary>
+    public string EndProfiling() => _session.EndProfiling();
 
     /// <summary>One run's float outputs by name (other element types are left out), for checking ours against them.</summary>
     public Dictionary<string, float[]> RunOutputs()

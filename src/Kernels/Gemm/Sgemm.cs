@@ -369,6 +369,14 @@ public static unsafe class Sgemm
             epi.Apply(c, ldc, m, n);
             return;
         }
+        // One row against packed weights (a classifier's Gemm at batch 1): MR-row tiles would be all padding but one
+        // row, so stream the packed strips as a matrix-vector product instead, split over strips.
+        if (pbk is not null && m == 1 && !transA && alpha == 1f && beta == 0f && Kind == Isa.Avx512)
+        {
+            RowTimesPackedB(a, pbk, c, threads);
+            epi.Apply(c, ldc, m, n);
+            return;
+        }
         // A few columns against packed weights (e.g. 1x1 convs on a 1x1 squeeze-excite map): a 32-wide tile
         // would be mostly padding, so walk the packed strips as matrix-vector products instead.
         if (pa is not null && src is null && n < 4)
@@ -511,6 +519,97 @@ public static unsafe class Sgemm
                 {
                     float* dst = c + (long)(i0 + r) * ldc + j;
                     *dst = beta == 0 ? alpha * acc[r] : alpha * acc[r] + beta * *dst;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// c[0, j) = a . B[:, j) for packed B: four NR-column strips at a time, so eight independent accumulators hide
+    /// the FMA latency while four contiguous streams read the strips. Bound by how fast B comes in (L3 or memory),
+    /// so strip ranges go to threads.
+    /// </summary>
+    private static void RowTimesPackedB(float* a, PackedB b, float* c, int threads)
+    {
+        int strips = b.NPadded / 32;
+        if (threads <= 1) { RowTimesStrips(a, b, c, 0, strips); return; } // no closure on the single-thread path
+        nint pa = (nint)a, pc = (nint)c;
+        IntraOpPool.ForRanges((strips + 3) / 4, threads, (g0, g1) => RowTimesStrips((float*)pa, b, (float*)pc, g0 * 4, Math.Min(strips, g1 * 4)),
+            work: (long)b.K * b.NPadded * sizeof(float));
+    }
+
+    private static void RowTimesStrips(float* a, PackedB b, float* c, int s0, int s1)
+    {
+        int k = b.K, nPad = b.NPadded, n = b.N;
+        float* data = Align(b.Data);
+        float* tail = stackalloc float[32];
+        for (int s = s0; s < s1; s += 4)
+        {
+            int count = Math.Min(4, s1 - s);
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                // Strip s of this K block: kc rows of 32, row-major (see PackB).
+                float* q0 = data + (long)k0 * nPad + (long)s * kc * 32;
+                float* q1 = q0 + kc * 32, q2 = q1 + kc * 32, q3 = q2 + kc * 32;
+                if (count == 4)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        var av = Vector512.Create(a[k0 + p]);
+                        int o = p * 32;
+                        c0 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q0 + o), c0);
+                        c1 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), c1);
+                        c2 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q1 + o), c2);
+                        c3 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), c3);
+                        c4 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q2 + o), c4);
+                        c5 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), c5);
+                        c6 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q3 + o), c6);
+                        c7 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), c7);
+                    }
+                }
+                else
+                {
+                    // Last strips of the range, one at a time: two accumulators per strip, split over even/odd rows.
+                    for (int t = 0; t < count; t++)
+                    {
+                        float* q = q0 + (long)t * kc * 32;
+                        Vector512<float> e0 = default, e1 = default, o0 = default, o1 = default;
+                        int p = 0;
+                        for (; p + 1 < kc; p += 2)
+                        {
+                            var av = Vector512.Create(a[k0 + p]);
+                            var bv = Vector512.Create(a[k0 + p + 1]);
+                            e0 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q + p * 32), e0);
+                            e1 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q + p * 32 + 16), e1);
+                            o0 = Avx512F.FusedMultiplyAdd(bv, Vector512.Load(q + p * 32 + 32), o0);
+                            o1 = Avx512F.FusedMultiplyAdd(bv, Vector512.Load(q + p * 32 + 48), o1);
+                        }
+                        if (p < kc)
+                        {
+                            var av = Vector512.Create(a[k0 + p]);
+                            e0 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q + p * 32), e0);
+                            e1 = Avx512F.FusedMultiplyAdd(av, Vector512.Load(q + p * 32 + 16), e1);
+                        }
+                        switch (t)
+                        {
+                            case 0: c0 += e0 + o0; c1 += e1 + o1; break;
+                            case 1: c2 += e0 + o0; c3 += e1 + o1; break;
+                            default: c4 += e0 + o0; c5 += e1 + o1; break; // count < 4, so t <= 2
+                        }
+                    }
+                }
+            }
+            for (int t = 0; t < count; t++)
+            {
+                var (lo, hi) = t switch { 0 => (c0, c1), 1 => (c2, c3), 2 => (c4, c5), _ => (c6, c7) };
+                int col = (s + t) * 32;
+                if (col + 32 <= n) { lo.Store(c + col); hi.Store(c + col + 16); }
+                else
+                {
+                    lo.Store(tail); hi.Store(tail + 16);
+                    for (int j = col; j < n; j++) c[j] = tail[j - col];
                 }
             }
         }

@@ -18,6 +18,38 @@ public class PackedBGemmTests
     private static readonly FusedActivation[] Activations =
         [FusedActivation.None, new(ActivationKind.Relu), new(ActivationKind.Clip, -0.3f, 0.4f), new(ActivationKind.Sigmoid)];
 
+    /// <summary>A single row (batch-1 classifier) takes the strip-streaming GEMV: every count of strips left over
+    /// after groups of four, K within, at and across the 256-row blocks, bias and activation, 1 and 2 threads.</summary>
+    [Fact]
+    public void SingleRowAgainstPackedBMatchesNaive()
+    {
+        var rng = new Random(23);
+        foreach (int n in new[] { 1, 17, 32, 33, 64, 96, 100, 128, 129, 160, 200, 1000 })
+            foreach (int k in new[] { 1, 2, 255, 256, 257, 600, 1024 })
+            {
+                var a = Rand(rng, k);
+                var b = Rand(rng, k * n);
+                var bias = Rand(rng, n);
+                var act = Activations[rng.Next(Activations.Length)];
+                var packed = Sgemm.PackB(false, k, n, b, n);
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var got = new float[n + 3];
+                    Array.Fill(got, float.NaN);
+                    Sgemm.Multiply(1, a, k, packed, got.AsSpan(0, n), n, bias, act, threads);
+                    for (int j = 0; j < n; j++)
+                    {
+                        double e = bias[j];
+                        for (int p = 0; p < k; p++) e += (double)a[p] * b[p * n + j];
+                        e = Act(act, e);
+                        if (!(Math.Abs(got[j] - e) <= 2e-4 * (1 + Math.Abs(e))))
+                            Assert.Fail($"n={n} k={k} {act.Kind} t={threads} [{j}]: got {got[j]}, expected {e}");
+                    }
+                    for (int j = n; j < n + 3; j++) Assert.True(float.IsNaN(got[j]), $"n={n} k={k}: wrote past the row at {j}");
+                }
+            }
+    }
+
     [Fact]
     public void PackedBWithColumnBiasMatchesNaive()
     {
