@@ -129,9 +129,12 @@ public static class Pooling
         && (g.Stride[2] == 1 || (g.Stride[2] == 2 && g.Dilation[2] == 1));
 
     /// <summary>
-    /// 1-D/2-D float max pooling of planes [p0, p1) with horizontal stride 1 or 2, AVX-512: 16 outputs per
-    /// register, the max over all taps taken with vector loads (stride 2 picks even lanes of two loads) from a
-    /// copy of the plane padded with float.MinValue, which no real value loses to, as the scalar path's start value.
+    /// 1-D/2-D float max pooling of planes [p0, p1) with horizontal stride 1 or 2, AVX-512, separable: per output
+    /// row, the max over the window's input rows first (contiguous vector loads straight from the plane; rows in
+    /// the padding are skipped), into one row buffer bordered with float.MinValue (which no real value loses to,
+    /// the scalar path's start value), then the max across the window's columns, 16 outputs per register (stride 2
+    /// picks even lanes of two loads). A 3x3 window costs 3 + 3 vector maxes per output vector instead of 9, and
+    /// the plane is never copied.
     /// </summary>
     public static unsafe void MaxRows512(ReadOnlySpan<float> x, Span<float> y, int p0, int p1, ConvGeometry g)
     {
@@ -142,43 +145,81 @@ public static class Pooling
         int inSize = IH * IW, outSize = OH * OW;
         int owVec = (OW + 15) / 16 * 16;
         int PW = Math.Max(IW + pl, (owVec - 1) * sw + (KW - 1) * dw + 1 + (sw == 2 ? 16 : 0));
-        int PH = Math.Max(IH + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
-        // Reused per thread (no allocation per run); only the interior is rewritten per plane.
-        var padded = t_padded is { } buf && buf.Length >= PH * PW + 16 ? buf : t_padded = new float[PH * PW + 16];
-        Array.Fill(padded, float.MinValue, 0, PH * PW + 16);
+        int iwVec = IW & ~15;
+        var remMask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(IW - iwVec)).AsSingle();
+        // Reused per thread (no allocation per run); only [pl, pl + IW) is rewritten per output row.
+        var rowBuf = t_padded is { } buf && buf.Length >= PW + 16 ? buf : t_padded = new float[PW + 16];
+        Array.Fill(rowBuf, float.MinValue, 0, PW + 16);
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         var floor = Vector512.Create(float.MinValue);
         float* tail = stackalloc float[16];
-        fixed (float* pp = padded, px = x, py = y)
+        fixed (float* prow = rowBuf, px = x, py = y)
         {
+            float* vrow = prow + pl;
             for (int p = p0; p < p1; p++)
             {
                 float* plane = px + (long)p * inSize;
-                for (int ih = 0; ih < IH; ih++)
-                    Buffer.MemoryCopy(plane + (long)ih * IW, pp + (long)(ih + pt) * PW + pl, IW * sizeof(float), IW * sizeof(float));
                 float* outPlane = py + (long)p * outSize;
                 for (int oh = 0; oh < OH; oh++)
                 {
-                    float* orow = outPlane + (long)oh * OW;
-                    float* prow0 = pp + (long)oh * sh * PW;
-                    for (int ow0 = 0; ow0 < OW; ow0 += 16)
+                    // Vertical: vrow[iw] = max over the window's rows that lie inside the image.
+                    int first = oh * sh - pt;
+                    for (int iw = 0; iw < iwVec; iw += 16)
                     {
                         var best = floor;
                         for (int kh = 0; kh < KH; kh++)
                         {
-                            float* prow = prow0 + (long)kh * dh * PW;
-                            // Max(v, best) keeps best where v is NaN, as the scalar path does.
-                            if (sw == 1)
-                                for (int kw = 0; kw < KW; kw++)
-                                    best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.Load(prow + ow0 + kw * dw), best);
-                            else
-                                for (int kw = 0; kw < KW; kw++)
-                                {
-                                    float* q = prow + 2 * ow0 + kw;
-                                    var v = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(Vector512.Load(q), even, Vector512.Load(q + 16));
-                                    best = System.Runtime.Intrinsics.X86.Avx512F.Max(v, best);
-                                }
+                            int ih = first + kh * dh;
+                            if ((uint)ih < (uint)IH) best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.Load(plane + (long)ih * IW + iw), best);
                         }
+                        best.Store(vrow + iw);
+                    }
+                    if (iwVec < IW)
+                    {
+                        // The row's last columns: a full load where it stays inside x (it reads into the next row,
+                        // masked off), else scalar, so no load reaches past the tensor.
+                        var best = floor;
+                        float sbest = float.MinValue;
+                        bool scalar = false;
+                        for (int kh = 0; kh < KH; kh++)
+                        {
+                            int ih = first + kh * dh;
+                            if ((uint)ih >= (uint)IH) continue;
+                            long at = (long)p * inSize + (long)ih * IW + iwVec;
+                            if (at + 16 <= x.Length)
+                                best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.ConditionalSelect(remMask, Vector512.Load(px + at), floor), best);
+                            else scalar = true;
+                        }
+                        best.Store(tail);
+                        if (scalar)
+                            for (int q = 0; q < IW - iwVec; q++)
+                            {
+                                sbest = tail[q];
+                                for (int kh = 0; kh < KH; kh++)
+                                {
+                                    int ih = first + kh * dh;
+                                    long at = (long)p * inSize + (long)ih * IW + iwVec;
+                                    if ((uint)ih < (uint)IH && at + 16 > x.Length) sbest = MaxNoNaN(px[at + q], sbest);
+                                }
+                                tail[q] = sbest;
+                            }
+                        for (int q = 0; q < IW - iwVec; q++) vrow[iwVec + q] = tail[q];
+                    }
+                    // Horizontal: the max across the window's columns of the combined row.
+                    float* orow = outPlane + (long)oh * OW;
+                    for (int ow0 = 0; ow0 < OW; ow0 += 16)
+                    {
+                        var best = floor;
+                        if (sw == 1)
+                            for (int kw = 0; kw < KW; kw++)
+                                best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.Load(prow + ow0 + kw * dw), best);
+                        else
+                            for (int kw = 0; kw < KW; kw++)
+                            {
+                                float* q = prow + 2 * ow0 + kw;
+                                var v = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(Vector512.Load(q), even, Vector512.Load(q + 16));
+                                best = System.Runtime.Intrinsics.X86.Avx512F.Max(v, best);
+                            }
                         int rem = OW - ow0;
                         if (rem >= 16) Vector512.Store(best, orow + ow0);
                         else
