@@ -41,7 +41,7 @@ public static class Comparison
         string format = "table";
         string? markdown = null;
         bool memory = true, ortSpinning = true;
-        int block = 5;
+        int block = 5, settleMs = 0;
         var level = Runtime.OptimizationLevel.All;
         for (int i = 0; i < args.Length; i++)
         {
@@ -57,6 +57,7 @@ public static class Comparison
                 case "--markdown": markdown = Next(); break;
                 case "--no-memory": memory = false; break;
                 case "--ort-spinning": ortSpinning = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--ort-spinning takes on or off, not '{v}'") }; break;
+                case "--settle-ms": settleMs = Math.Max(0, int.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 case "--block": block = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 default: models.Add(args[i]); break;
             }
@@ -72,7 +73,7 @@ public static class Comparison
         int failures = 0;
         // The first measurement in a process ran 3-4x slower for both engines (JIT tiering still under way on a
         // loaded host), whichever model came first; one throw-away pass keeps that out of the table.
-        try { Measure(models[0], threads[0], 5, warmup, warmupMs, level, ortSpinning, block); }
+        try { Measure(models[0], threads[0], 5, warmup, warmupMs, level, ortSpinning, block, settleMs); }
         catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException or IOException
             or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { /* reported by the real pass below */ }
         foreach (var m in models)
@@ -81,7 +82,7 @@ public static class Comparison
                 Row r;
                 try
                 {
-                    r = Measure(m, t, rounds, warmup, warmupMs, level, ortSpinning, block);
+                    r = Measure(m, t, rounds, warmup, warmupMs, level, ortSpinning, block, settleMs);
                 }
                 catch (Exception e) when (e is OnnxException or NotSupportedException or InvalidOperationException or TimeoutException
                     or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
@@ -110,7 +111,7 @@ public static class Comparison
         if (markdown is not null && rows.Count > 0)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdown))!);
-            File.WriteAllText(markdown, Markdown(rows, args, rounds, ortSpinning, block, memory));
+            File.WriteAllText(markdown, Markdown(rows, args, rounds, ortSpinning, block, memory, settleMs));
             Console.WriteLine($"wrote {markdown}");
         }
         return failures == 0 ? 0 : 1;
@@ -127,7 +128,7 @@ public static class Comparison
         _ => $"{b / 1024.0:F1} KiB",
     };
 
-    private static string Markdown(List<Row> rows, string[] args, int rounds, bool ortSpinning, int block, bool memory)
+    private static string Markdown(List<Row> rows, string[] args, int rounds, bool ortSpinning, int block, bool memory, int settleMs)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture; // numbers in the file read the same everywhere
         var sb = new System.Text.StringBuilder();
@@ -140,7 +141,7 @@ public static class Comparison
         sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, " +
             $"ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version} (intra-op spinning {(ortSpinning ? "on" : "off")}). " +
             (block > 1
-                ? $"The two engines alternate in one process in blocks of {block} measured runs, each block led by one unmeasured run, so neither engine's idle workers (ORT's spin after its runs) fall on the other's measured runs; {rounds} measured runs each after a warm-up of at least 2 s; medians in ms; "
+                ? $"The two engines alternate in one process in blocks of {block} measured runs, each block led by {(settleMs > 0 ? $"a {settleMs} ms pause and " : "")}one unmeasured run, so neither engine's idle workers (ORT's spin after its runs) fall on the other's measured runs; {rounds} measured runs each after a warm-up of at least 2 s; medians in ms; "
                 : $"Runs of the two engines alternate one by one in one process ({rounds} rounds after a warm-up of at least 2 s); medians in ms; ") +
             "ratio = ORT median / ours (above 1: we are faster). Outputs are checked against ORT's after warm-up " +
             $"(|ours - ORT| <= {Atol} + {Rtol}*|ORT|).");
@@ -180,7 +181,7 @@ public static class Comparison
     /// would land on our next run; the lead-in run absorbs it (and ours, spinning ~100 us, likewise for ORT).
     /// </param>
     public static Row Measure(string nameOrPath, int threads, int rounds, int warmup, int warmupMs,
-        Runtime.OptimizationLevel level = Runtime.OptimizationLevel.All, bool ortSpinning = true, int block = 5)
+        Runtime.OptimizationLevel level = Runtime.OptimizationLevel.All, bool ortSpinning = true, int block = 5, int settleMs = 0)
     {
         string path = ZooModels.ModelPath(nameOrPath);
         using var ours = new InferenceSession(path, new Runtime.SessionOptions { IntraOpThreads = threads, OptimizationLevel = level });
@@ -194,6 +195,9 @@ public static class Comparison
         var b = new double[rounds];
         void Block(Action run, double[] into, int from)
         {
+            // Optional (--settle-ms): the other engine's idle workers spin for a while after its last run (ORT's
+            // allow_spinning) and on two cores hold the core this block's workers need; a sleep lets them block first.
+            if (settleMs > 0) Thread.Sleep(settleMs);
             if (block > 1) run();
             for (int k = from; k < Math.Min(rounds, from + block); k++) into[k] = Time(run);
         }

@@ -4,7 +4,7 @@ namespace NetOnnx.Benchmarks;
 
 /// <summary>
 /// `compare [MODEL...] [--threads 1,2] [--rounds N] [--warmup N] [--warmup-ms MS] [--level none|basic|extended|all] [--format table|json]
-/// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N]`: quick alternating side-by-side against ONNX Runtime, with peak memory
+/// [--markdown FILE] [--no-memory] [--ort-spinning on|off] [--block N] [--settle-ms MS]`: quick alternating side-by-side against ONNX Runtime, with peak memory
 /// measured per engine in child processes (`memory-probe`). `levels [MODEL...] [--threads N] [--rounds N]`: the optimizer's table
 /// (nodes, fusions, latency at level none vs all). `gpu gemm|zoo ...`: GPU provider timings (see GpuBench).
 /// `compare-pair FLOAT OTHER`: two files of one model (e.g. FP32 and INT8) timed in both engines.

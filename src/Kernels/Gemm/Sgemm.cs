@@ -532,11 +532,14 @@ public static unsafe class Sgemm
     private static void RowTimesPackedB(float* a, PackedB b, float* c, int threads)
     {
         int strips = b.NPadded / 32;
-        if (threads <= 1) { RowTimesStrips(a, b, c, 0, strips); return; } // no closure on the single-thread path
-        nint pa = (nint)a, pc = (nint)c;
-        IntraOpPool.ForRanges((strips + 3) / 4, threads, (g0, g1) => RowTimesStrips((float*)pa, b, (float*)pc, g0 * 4, Math.Min(strips, g1 * 4)),
-            work: (long)b.K * b.NPadded * sizeof(float));
+        if (threads <= 1) RowTimesStrips(a, b, c, 0, strips);
+        else RowTimesStripsThreaded((nint)a, b, (nint)c, strips, threads);
     }
+
+    // Its own method: the closure's captures would otherwise be allocated on the single-thread path too.
+    private static void RowTimesStripsThreaded(nint a, PackedB b, nint c, int strips, int threads) =>
+        IntraOpPool.ForRanges((strips + 3) / 4, threads, (g0, g1) => RowTimesStrips((float*)a, b, (float*)c, g0 * 4, Math.Min(strips, g1 * 4)),
+            work: (long)b.K * b.NPadded * sizeof(float));
 
     private static void RowTimesStrips(float* a, PackedB b, float* c, int s0, int s1)
     {
