@@ -11,22 +11,38 @@ namespace NetOnnx.Benchmarks;
 /// </summary>
 public static class OrtProfile
 {
+    private const string Usage = "usage: ort-profile MODEL [--threads N] [--iterations N] [-o FILE]";
+
     public static int Run(string[] args)
     {
-        if (args.Length == 0) { Console.Error.WriteLine("usage: ort-profile MODEL [--threads N] [--iterations N] [-o FILE]"); return 2; }
+        if (args.Length == 0) { Console.Error.WriteLine(Usage); return 2; }
         string model = args[0];
         int threads = 1, iterations = 60;
         string? output = null;
         for (int i = 1; i < args.Length; i++)
         {
-            switch (args[i])
+            string option = args[i];
+            string? value = i + 1 < args.Length ? args[++i] : null;
+            if (value is null && option is "--threads" or "--iterations" or "-o") { Console.Error.WriteLine($"{option} needs a value; {Usage}"); return 2; }
+            switch (option)
             {
-                case "--threads": threads = int.Parse(args[++i]); break;
-                case "--iterations": iterations = int.Parse(args[++i]); break;
-                case "-o": output = args[++i]; break;
-                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return 2;
+                case "--threads" when int.TryParse(value, out threads) && threads > 0: break;
+                case "--iterations" when int.TryParse(value, out iterations) && iterations > 0: break;
+                case "-o": output = value; break;
+                case "--threads" or "--iterations": Console.Error.WriteLine($"{option} takes a positive integer, not '{value}'"); return 2;
+                default: Console.Error.WriteLine($"unknown option '{option}'; {Usage}"); return 2;
             }
         }
+        try { return Profile(model, threads, iterations, output); }
+        catch (Exception e) when (e is FileNotFoundException or OnnxException or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            Console.Error.WriteLine($"ort-profile: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Profile(string model, int threads, int iterations, string? output)
+    {
         string path = ZooModels.ModelPath(model);
         Dictionary<string, Tensor> inputs;
         using (var ours = new InferenceSession(path)) inputs = ZooModels.Inputs(path, ours.Model.Graph);

@@ -9,7 +9,7 @@ namespace NetOnnx.Kernels.ConvPool;
 /// </summary>
 public static class Pooling
 {
-    [ThreadStatic] private static float[]? t_padded;
+    [ThreadStatic] private static float[]? t_rowBuffer;
 
     /// <summary>
     /// Max pooling. When <paramref name="indices"/> is not empty it receives the flat index of each maximum in
@@ -148,11 +148,12 @@ public static class Pooling
         int iwVec = IW & ~15;
         var remMask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(IW - iwVec)).AsSingle();
         // Reused per thread (no allocation per run); only [pl, pl + IW) is rewritten per output row.
-        var rowBuf = t_padded is { } buf && buf.Length >= PW + 16 ? buf : t_padded = new float[PW + 16];
+        var rowBuf = t_rowBuffer is { } buf && buf.Length >= PW + 16 ? buf : t_rowBuffer = new float[PW + 16];
         Array.Fill(rowBuf, float.MinValue, 0, PW + 16);
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         var floor = Vector512.Create(float.MinValue);
         float* tail = stackalloc float[16];
+        float* rowTail = stackalloc float[16];
         fixed (float* prow = rowBuf, px = x, py = y)
         {
             float* vrow = prow + pl;
@@ -176,33 +177,24 @@ public static class Pooling
                     }
                     if (iwVec < IW)
                     {
-                        // The row's last columns: a full load where it stays inside x (it reads into the next row,
-                        // masked off), else scalar, so no load reaches past the tensor.
+                        // The row's last columns: a full load, masked, reads into the next row; where that would
+                        // pass the end of x (the last rows of the tensor), it loads a bordered copy instead.
                         var best = floor;
-                        float sbest = float.MinValue;
-                        bool scalar = false;
                         for (int kh = 0; kh < KH; kh++)
                         {
                             int ih = first + kh * dh;
                             if ((uint)ih >= (uint)IH) continue;
                             long at = (long)p * inSize + (long)ih * IW + iwVec;
-                            if (at + 16 <= x.Length)
-                                best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.ConditionalSelect(remMask, Vector512.Load(px + at), floor), best);
-                            else scalar = true;
+                            float* src = px + at;
+                            if (at + 16 > x.Length)
+                            {
+                                new Span<float>(rowTail, 16).Fill(float.MinValue);
+                                Buffer.MemoryCopy(src, rowTail, 16 * sizeof(float), (IW - iwVec) * sizeof(float));
+                                src = rowTail;
+                            }
+                            best = System.Runtime.Intrinsics.X86.Avx512F.Max(Vector512.ConditionalSelect(remMask, Vector512.Load(src), floor), best);
                         }
                         best.Store(tail);
-                        if (scalar)
-                            for (int q = 0; q < IW - iwVec; q++)
-                            {
-                                sbest = tail[q];
-                                for (int kh = 0; kh < KH; kh++)
-                                {
-                                    int ih = first + kh * dh;
-                                    long at = (long)p * inSize + (long)ih * IW + iwVec;
-                                    if ((uint)ih < (uint)IH && at + 16 > x.Length) sbest = MaxNoNaN(px[at + q], sbest);
-                                }
-                                tail[q] = sbest;
-                            }
                         for (int q = 0; q < IW - iwVec; q++) vrow[iwVec + q] = tail[q];
                     }
                     // Horizontal: the max across the window's columns of the combined row.
