@@ -99,6 +99,18 @@ public static class KernelLoop
         new("mbv2 expand 1x1", 16, 112, 96, 1, 1, 0),
         new("mbv2 dw 3x3/2", 96, 112, 96, 3, 2, 1, 96),
         new("mbv2 dw 3x3", 144, 56, 144, 3, 1, 1, 144),
+        new("mbv2 dw 3x3 32x112", 32, 112, 32, 3, 1, 1, 32),
+        new("mbv2 dw 3x3/2 144x56", 144, 56, 144, 3, 2, 1, 144),
+        new("mbv2 dw 3x3 192x28", 192, 28, 192, 3, 1, 1, 192),
+        new("mbv2 dw 3x3 576x14", 576, 14, 576, 3, 1, 1, 576),
+        new("mbv2 dw 3x3 960x7", 960, 7, 960, 3, 1, 1, 960),
+        new("mbv3 dw 5x5 576x7", 576, 7, 576, 5, 1, 2, 576),
+        new("mbv3 dw 5x5/2 288x14", 288, 14, 288, 5, 2, 2, 288),
+        new("mbv3 dw 3x3/2 16x112", 16, 112, 16, 3, 2, 1, 16),
+        new("mbv2 expand 1x1 160->960 7x7", 160, 7, 960, 1, 1, 0),
+        new("mbv2 project 1x1 960->320 7x7", 960, 7, 320, 1, 1, 0),
+        new("mbv2 head 1x1 320->1280 7x7", 320, 7, 1280, 1, 1, 0),
+        new("mbv2 expand 1x1 96->576 14x14", 96, 14, 576, 1, 1, 0),
         new("mbv3 stem 3x3/2", 3, 224, 16, 3, 2, 1),
         new("squeezenet classifier 1x1", 512, 13, 1000, 1, 1, 0),
         new("ppocr neck 3x3 96->24", 96, 77, 24, 3, 1, 1),
@@ -114,7 +126,8 @@ public static class KernelLoop
     /// </summary>
     public static int Conv(string[] args)
     {
-        if (LoopArgs.Parse(args, 1) is not { } o) return 1;
+        string? only = null;
+        if (LoopArgs.Parse(args, 1, (name, value) => name == "--only" && (only = value) is not null) is not { } o) return 1;
         int threads = o.Threads;
         double seconds = o.Seconds;
         Console.WriteLine($"threads {threads}");
@@ -122,9 +135,23 @@ public static class KernelLoop
         Console.WriteLine("|---|---|---|---|");
         foreach (var l in Layers)
         {
+            if (only is not null && !l.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
             var (body, flops) = BuildConv(l, threads);
             var r = BestOf(body, seconds);
             Console.WriteLine($"| {l.Name} | {r.Wall * 1e3:F3} | {flops / r.Wall / 1e9:F1} | {flops / r.Cpu / 1e9:F1} |");
+            // Depthwise layers through the sixteen-channel blocked kernel as well.
+            if (l.Group == l.C && l.M == l.C && BuildBlockedDepthwise(l) is { } blocked)
+            {
+                var rb = BestOf(blocked, seconds);
+                string chosen = NetOnnx.Kernels.ConvPool.DepthwiseBlocked.Preferred(Geometry(l), 1) ? " (chosen)" : "";
+                Console.WriteLine($"| {l.Name} blocked{chosen} | {rb.Wall * 1e3:F3} | {flops / rb.Wall / 1e9:F1} | {flops / rb.Cpu / 1e9:F1} |");
+            }
+            // Dense layers the Conv operator sends to the direct (phased) kernel instead of a GEMM: that path too.
+            if (l.Group == 1 && BuildPhased(l) is { } phased)
+            {
+                var rp = BestOf(phased, seconds);
+                Console.WriteLine($"| {l.Name} direct (chosen) | {rp.Wall * 1e3:F3} | {flops / rp.Wall / 1e9:F1} | {flops / rp.Cpu / 1e9:F1} |");
+            }
             // 3x3 stride-1 layers again through Winograd F(4x4,3x3), in direct-convolution GFLOP/s equivalents.
             foreach (var layout in new[] { NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsColumns, NetOnnx.Kernels.ConvPool.WinogradLayout.TilesAsRows, NetOnnx.Kernels.ConvPool.WinogradLayout.SmallTilesAsRows })
                 if (BuildWinograd(l, threads, layout) is { } wino)
@@ -139,6 +166,32 @@ public static class KernelLoop
 
     private static NetOnnx.Kernels.ConvPool.ConvGeometry Geometry(ConvLayer l) =>
         NetOnnx.Kernels.ConvPool.ConvGeometry.Create([l.H, l.H], [l.K, l.K], [l.S, l.S], null, [l.P, l.P, l.P, l.P], "NOTSET", false);
+
+    /// <summary>A depthwise layer through the blocked kernel (1 thread), or null where it does not apply.</summary>
+    internal static Action? BuildBlockedDepthwise(ConvLayer l)
+    {
+        var g = Geometry(l);
+        if (!NetOnnx.Kernels.ConvPool.DepthwiseBlocked.Supports(g, 1)) return null;
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        var rng = new Random(3);
+        var x = new float[l.C * g.InSize]; var w = new float[l.C * g.KernelSize]; var bias = new float[l.C]; var y = new float[l.C * g.OutSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+        return () => NetOnnx.Kernels.ConvPool.DepthwiseBlocked.Run(x, w, bias, g, y, 0, l.C, default, relu);
+    }
+
+    /// <summary>The layer through the phased direct kernel (1 thread), where the Conv operator prefers it over a GEMM; else null.</summary>
+    internal static Action? BuildPhased(ConvLayer l)
+    {
+        var g = Geometry(l);
+        if (!NetOnnx.Kernels.ConvPool.PhasedConv.PreferredOverGemm(g, l.C, l.M)) return null;
+        var relu = new NetOnnx.Kernels.Elementwise.FusedActivation(NetOnnx.Kernels.Elementwise.ActivationKind.Relu);
+        var rng = new Random(3);
+        var x = new float[l.C * g.InSize]; var w = new float[l.M * l.C * g.KernelSize]; var bias = new float[l.M]; var y = new float[l.M * g.OutSize];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+        return () => NetOnnx.Kernels.ConvPool.PhasedConv.Run(x, w, bias, l.C, l.M, g, y, 0, l.M, default, relu);
+    }
 
     /// <summary>The layer as Winograd F(4x4,3x3) with ReLU fused, or null where it does not apply.</summary>
     internal static Action? BuildWinograd(ConvLayer l, int threads, NetOnnx.Kernels.ConvPool.WinogradLayout layout)

@@ -26,6 +26,11 @@ public static class Depthwise
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int multiplier,
         ConvGeometry g, Span<float> y, int oc0, int oc1, ReadOnlySpan<float> residual, FusedActivation activation)
     {
+        if (DepthwiseBlocked.Preferred(g, multiplier))
+        {
+            DepthwiseBlocked.Run(x, w, bias, g, y, oc0, oc1, residual, activation);
+            return;
+        }
         if (PhasedConv.Supports(g))
         {
             PhasedConv.Run(x, w, bias, 1, multiplier, g, y, oc0, oc1, residual, activation);

@@ -196,4 +196,88 @@ public class PhasedConvTests
         var e = Assert.Throws<ArgumentException>(() => PhasedConv.Run(new float[48], new float[8], [], 1, 1, g, new float[18], 0, 1, default, FusedActivation.None));
         Assert.Contains("not supported", e.Message);
     }
+
+    /// <summary>
+    /// The sixteen-channel blocked depthwise kernel: channel counts across and inside 16-channel blocks, channel
+    /// ranges that start and end mid-block on two threads at once, strides, dilations, asymmetric pads, 3x3 to 7x7
+    /// kernels, planes wide enough to be cut into several row bands, residuals and every activation.
+    /// </summary>
+    [Fact]
+    public void BlockedDepthwiseMatchesNaive()
+    {
+        if (!Avx512F.IsSupported) Assert.Skip("AVX-512 not available: the blocked depthwise kernel is not used on this machine");
+        var rng = new Random(45);
+        int ran = 0, banded = 0;
+        for (int trial = 0; trial < 120; trial++)
+        {
+            bool wide = trial % 8 == 3;
+            int ih = rng.Next(1, wide ? 40 : 20), iw = rng.Next(1, wide ? 300 : 30);
+            int kh = rng.Next(1, 8), kw = rng.Next(1, 8);
+            long sh = rng.Next(1, 4), sw = rng.Next(1, 4), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            long[] pads = [rng.Next(0, 4), rng.Next(0, 4), rng.Next(0, 4), rng.Next(0, 4)];
+            var g = ConvGeometry.Create([ih, iw], [kh, kw], [sh, sw], [dh, dw], pads, "NOTSET", ceilMode: false);
+            if (g.OutSize <= 0) continue;
+            int m = rng.Next(1, 40);
+            var x = Rand(rng, m * g.InSize);
+            var w = Rand(rng, m * g.KernelSize);
+            var bias = rng.Next(3) > 0 ? Rand(rng, m) : [];
+            var res = rng.Next(3) == 0 ? Rand(rng, m * g.OutSize) : [];
+            var act = Activations[rng.Next(Activations.Length)];
+            var y = new float[m * g.OutSize];
+            Array.Fill(y, float.NaN);
+            int cut = rng.Next(0, m + 1);
+            Parallel.Invoke(
+                () => DepthwiseBlocked.Run(x, w, bias, g, y, 0, cut, res, act),
+                () => DepthwiseBlocked.Run(x, w, bias, g, y, cut, m, res, act));
+            var expected = Naive(x, w, bias, res, 1, g, act, m);
+            for (int i = 0; i < y.Length; i++)
+                if (!(Math.Abs(y[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i]))))
+                    Assert.Fail($"in [{ih},{iw}] k [{kh},{kw}] s [{sh},{sw}] d [{dh},{dw}] pads [{string.Join(",", pads)}] channels {m} cut {cut} " +
+                        $"{act.Kind} residual {res.Length > 0}: y[{i}] = {y[i]}, expected {expected[i]}");
+            ran++;
+            // Tile rows for 128 KiB at this width: fewer than the image needs means several bands ran.
+            if ((long)(g.In[1] + pads[0] + pads[2]) * (g.In[2] + pads[1] + pads[3]) * 16 > 32 * 1024) banded++;
+        }
+        Assert.True(ran > 80, $"only {ran} geometries had outputs");
+        Assert.True(banded > 3, $"only {banded} geometries were cut into row bands");
+    }
+
+    /// <summary>The depthwise dispatcher sends small planes with multiplier 1 to the blocked kernel and others elsewhere; all agree.</summary>
+    [Fact]
+    public void DepthwiseDispatchMatchesNaiveOnMobileNetShapes()
+    {
+        var rng = new Random(46);
+        foreach (var (c, size, k, s, mult) in new[] { (960, 7, 3, 1, 1), (576, 14, 3, 2, 1), (72, 7, 5, 1, 1), (20, 14, 3, 1, 2), (32, 56, 3, 1, 1) })
+        {
+            long p = k / 2;
+            var g = ConvGeometry.Create([size, size], [k, k], [s, s], null, [p, p, p, p], "NOTSET", ceilMode: false);
+            int m = c * mult;
+            var x = Rand(rng, c * g.InSize);
+            var w = Rand(rng, m * g.KernelSize);
+            var bias = Rand(rng, m);
+            var act = new FusedActivation(ActivationKind.Clip, 0f, 6f);
+            var y = new float[m * g.OutSize];
+            Depthwise.Run(x, w, bias, mult, g, y, 0, m, default, act);
+            var expected = Naive(x, w, bias, [], mult, g, act, m);
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"{c}x{size} k{k} s{s} mult {mult}: y[{i}] = {y[i]}, expected {expected[i]}");
+        }
+    }
+
+    /// <summary>Each fused activation over spans of every tail length equals its closed form.</summary>
+    [Fact]
+    public void FusedActivationSpansMatchClosedForms()
+    {
+        var rng = new Random(47);
+        foreach (var act in Activations)
+            foreach (int n in new[] { 0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 200 })
+            {
+                var v = new float[n];
+                for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() * 16 - 8);
+                var original = (float[])v.Clone();
+                act.Apply(v);
+                for (int i = 0; i < n; i++)
+                    Assert.True(Math.Abs(v[i] - Act(act, original[i])) <= 1e-6 * (1 + Math.Abs(original[i])), $"{act.Kind} n {n} [{i}]: {v[i]} for {original[i]}");
+            }
+    }
 }
